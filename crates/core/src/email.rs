@@ -28,13 +28,17 @@ impl Email {
             return Err(InvalidEmail("must be at most 254 characters"));
         }
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(InvalidEmail("must not contain spaces or control characters"));
+            return Err(InvalidEmail(
+                "must not contain spaces or control characters",
+            ));
         }
         let (local, domain) = raw
             .rsplit_once('@')
             .ok_or(InvalidEmail("must contain '@'"))?;
         if local.is_empty() || local.len() > 64 {
-            return Err(InvalidEmail("the part before '@' must have 1 to 64 characters"));
+            return Err(InvalidEmail(
+                "the part before '@' must have 1 to 64 characters",
+            ));
         }
         let labels: Vec<&str> = domain.split('.').collect();
         if labels.len() < 2

@@ -159,7 +159,9 @@ mod tests {
 
     #[test]
     fn refuses_non_oids() {
-        for bad in ["", "1", "3.1", "1..2", "1.02", "1.a", "1.2.", ".1.2", "1.2 "] {
+        for bad in [
+            "", "1", "3.1", "1..2", "1.02", "1.a", "1.2.", ".1.2", "1.2 ",
+        ] {
             assert!(Oid::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(Oid::parse("0.1").is_ok());

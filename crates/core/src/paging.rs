@@ -49,7 +49,9 @@ impl PageRequest {
                 rule: format!("must be between 1 and {MAX_PAGE_LENGTH}"),
             });
         }
-        let search = search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let search = search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
         Ok(Self {
             start,
             length,
@@ -96,7 +98,10 @@ mod tests {
     #[test]
     fn defaults_and_bounds() {
         let p = PageRequest::new(None, None, Some("  ".into())).expect("valid");
-        assert_eq!((p.start, p.length, p.search), (0, DEFAULT_PAGE_LENGTH, None));
+        assert_eq!(
+            (p.start, p.length, p.search),
+            (0, DEFAULT_PAGE_LENGTH, None)
+        );
         assert_eq!(
             PageRequest::new(Some(-1), None, None).map_err(|e| e.field),
             Err("start")

@@ -18,14 +18,18 @@ mod target;
 
 pub use target::DatabaseTarget;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::ConnectionError;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
 mod connection {
+    #![expect(
+        missing_docs,
+        reason = "diesel's MultiConnection derive generates items without doc comments"
+    )]
     use diesel::{PgConnection, SqliteConnection};
 
     /// A connection to either backend. Queries written against it compile once and run on both.
@@ -38,7 +42,7 @@ mod connection {
     }
 }
 
-pub use connection::DbConnection;
+pub use connection::{DbConnection, MultiBackend};
 
 /// Which backend a connection or URL uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +121,9 @@ impl ConnectionManager {
     /// Opens one connection outside any pool.
     pub fn establish(&self) -> Result<DbConnection, ConnectError> {
         match &self.target {
-            DatabaseTarget::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(
-                url.expose(),
-            )?)),
+            DatabaseTarget::Postgres(url) => {
+                Ok(DbConnection::Pg(PgConnection::establish(url.expose())?))
+            }
             DatabaseTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 conn.batch_execute(SQLITE_PRAGMAS)?;

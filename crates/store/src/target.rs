@@ -105,8 +105,8 @@ mod tests {
 
     #[test]
     fn redaction_hides_the_password() {
-        let t = DatabaseTarget::parse("postgres://app:s3cret@db:5432/lanyard", None)
-            .expect("valid");
+        let t =
+            DatabaseTarget::parse("postgres://app:s3cret@db:5432/lanyard", None).expect("valid");
         assert_eq!(t.redacted(), "postgres://app:***@db:5432/lanyard");
         assert!(!format!("{t:?}").contains("s3cret"));
     }

@@ -27,7 +27,9 @@ pub struct TestDb {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb").field("backend", &self.backend).finish()
+        f.debug_struct("TestDb")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 

@@ -9,14 +9,22 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 fn migration_dirs(backend: &str) -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(backend);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(backend);
     std::fs::read_dir(&dir)
         .expect("migrations folder")
         .map(|e| {
             let e = e.expect("entry");
             let name = e.file_name().to_string_lossy().into_owned();
-            assert!(e.path().join("up.sql").is_file(), "{backend}/{name} has no up.sql");
-            assert!(e.path().join("down.sql").is_file(), "{backend}/{name} has no down.sql");
+            assert!(
+                e.path().join("up.sql").is_file(),
+                "{backend}/{name} has no up.sql"
+            );
+            assert!(
+                e.path().join("down.sql").is_file(),
+                "{backend}/{name} has no down.sql"
+            );
             name
         })
         .collect()
@@ -27,7 +35,10 @@ fn both_migration_folders_list_the_same_migrations() {
     let sqlite = migration_dirs("sqlite");
     let postgres = migration_dirs("postgres");
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres differ");
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres differ"
+    );
 }
 
 #[test]
@@ -37,7 +48,10 @@ fn schema_matches_on_both_backends() {
     assert!(sqlite_columns.contains(&("end_users".into(), "oid".into())));
     if let Some(pg) = TestDb::postgres() {
         let pg_columns = describe_schema(&mut pg.conn()).expect("describe postgres");
-        assert_eq!(sqlite_columns, pg_columns, "the two backends' schemas differ");
+        assert_eq!(
+            sqlite_columns, pg_columns,
+            "the two backends' schemas differ"
+        );
     }
 }
 
