@@ -1,1 +1,16 @@
-//! tmp
+//! admin-api: the management REST API (`/rest`, `/download`), and later the web console and the
+//! public CRLs.
+//!
+//! [`configure`] is the one place where routes are wired; `main` only reads the configuration,
+//! prepares the database and serves.
+
+mod download;
+mod rest;
+
+use actix_web::web;
+
+/// Registers every route of admin-api.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    rest::configure(cfg);
+    download::configure(cfg);
+}

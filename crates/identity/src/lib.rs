@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod end_user;
 mod error;
 pub mod oid;
+pub mod report;
 pub mod settings;
 mod text;
 

@@ -89,6 +89,12 @@ pub enum StoreError {
     InvalidUrl(String),
 }
 
+impl lanyard_core::Coded for StoreError {
+    fn code(&self) -> lanyard_core::ErrorCode {
+        lanyard_core::ErrorCode::Internal
+    }
+}
+
 /// Why a connection could not be made or prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {

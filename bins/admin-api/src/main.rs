@@ -1,0 +1,10 @@
+//! admin-api as its own process.
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    lanyard_web::startup::run_service(
+        lanyard_web::startup::Service::Admin,
+        lanyard_admin_api::configure,
+    )
+    .await
+}

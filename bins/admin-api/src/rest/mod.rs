@@ -1,0 +1,84 @@
+//! The PassBy[ME]-compatible management API under `/rest`.
+
+mod login_names;
+mod users;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use lanyard_core::Oid;
+use lanyard_web::ApiError;
+use lanyard_web::api_version::require_management;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/rest")
+            .wrap(from_fn(require_management))
+            .route("/users", web::post().to(users::create::handle))
+            .route("/users", web::get().to(users::list::handle))
+            .route("/users/count", web::get().to(users::count::handle))
+            .route("/users/{oid}", web::get().to(users::get::handle))
+            .route("/users/{oid}", web::put().to(users::update::handle))
+            .route("/users/{oid}", web::delete().to(users::delete::handle))
+            .route("/loginNames", web::get().to(login_names::find::handle))
+            .route("/loginNames", web::delete().to(login_names::delete::handle))
+            .route(
+                "/loginNames/{oid}",
+                web::post().to(login_names::create::handle),
+            )
+            .route(
+                "/loginNames/{oid}",
+                web::get().to(login_names::list::handle),
+            ),
+    );
+}
+
+/// Parses an OID given by the caller in `field`.
+pub(crate) fn parse_oid(field: &str, raw: &str) -> Result<Oid, ApiError> {
+    Oid::parse(raw).map_err(|_| {
+        ApiError::malformed(
+            field,
+            "must be a dotted OID such as 1.3.6.1.4.1.21528.3.3.109",
+        )
+    })
+}
+
+/// Paging parameters of DataTables-style lists.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageQuery {
+    start: Option<i64>,
+    length: Option<i64>,
+    #[serde(rename = "search[value]")]
+    search: Option<String>,
+}
+
+impl PageQuery {
+    pub(crate) fn validate(self) -> Result<lanyard_core::PageRequest, ApiError> {
+        lanyard_core::PageRequest::new(self.start, self.length, self.search)
+            .map_err(|e| ApiError::malformed(e.field, e.rule))
+    }
+}
+
+/// A paged list: `{"data": [...], "recordsTotal": n, "recordsFiltered": n}`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PagedList<T> {
+    data: Vec<T>,
+    records_total: i64,
+    records_filtered: i64,
+}
+
+impl<T> PagedList<T> {
+    pub(crate) fn from_page<U>(page: lanyard_core::Page<U>, f: impl Fn(&U) -> T) -> Self {
+        Self {
+            data: page.data.iter().map(f).collect(),
+            records_total: page.records_total,
+            records_filtered: page.records_filtered,
+        }
+    }
+}
+
+/// An unpaged list: `{"data": [...]}`.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct DataList<T> {
+    pub(crate) data: Vec<T>,
+}

@@ -1,0 +1,609 @@
+//! The management API over HTTP, on SQLite and PostgreSQL: every endpoint of the end-user and
+//! alias slice, its errors, tenant isolation, concurrency and the streamed report.
+
+use actix_web::http::{Method, StatusCode};
+use futures_util::future::join_all;
+use lanyard_web::http_tests;
+use lanyard_web::testing::{TestApp, read};
+use serde_json::{Value, json};
+
+const PBM_ERROR: u16 = 420;
+
+fn assert_error(got: &(StatusCode, Value), code: &str) {
+    assert_eq!(got.0.as_u16(), PBM_ERROR, "{got:?}");
+    assert_eq!(got.1["code"], code, "{got:?}");
+}
+
+async fn create_user(app: &TestApp, token: &str, alias: &str) -> Value {
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/rest/users",
+            Some(token),
+            Some(
+                json!({"userId": alias, "email": format!("{alias}@example.com"),
+                        "fullName": "User 01", "phoneNumber": "12345678"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn users_crud_with_the_passbyme_wire_format(app: TestApp) {
+    let org = app.org("Test Organization");
+    let t = Some(org.token.as_str());
+    let created = create_user(&app, &org.token, "user01").await;
+    let oid = created["oid"].as_str().expect("oid").to_owned();
+    assert!(oid.starts_with("1.3.6.1.4.1.21528.3.3."), "{oid}");
+    assert_eq!(
+        created,
+        json!({"oid": oid, "shortOID": oid.rsplitn(4, '.').take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("."),
+               "userId": "user01", "fullName": "User 01", "email": "user01@example.com",
+               "phoneNumber": "12345678", "disabled": false})
+    );
+
+    let (status, got) = app
+        .call(Method::GET, &format!("/rest/users/{oid}"), t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, created);
+
+    let (status, count) = app.call(Method::GET, "/rest/users/count", t, None).await;
+    assert_eq!((status, count), (StatusCode::OK, json!(1)));
+
+    let (status, answer) = app
+        .call(
+            Method::PUT,
+            &format!("/rest/users/{oid}"),
+            t,
+            Some(json!({"email": "user02@example.hu", "fullName": "User 02", "disabled": true})),
+        )
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!(oid)));
+    let (_, got) = app
+        .call(Method::GET, &format!("/rest/users/{oid}"), t, None)
+        .await;
+    assert_eq!(got["email"], "user02@example.hu");
+    assert_eq!(got["fullName"], "User 02");
+    assert_eq!(got["phoneNumber"], "12345678");
+    assert_eq!(got["disabled"], true);
+
+    let (status, answer) = app
+        .call(Method::DELETE, &format!("/rest/users/{oid}"), t, None)
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!(oid)));
+    assert_error(
+        &app.call(Method::GET, &format!("/rest/users/{oid}"), t, None)
+            .await,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &app.call(Method::DELETE, &format!("/rest/users/{oid}"), t, None)
+            .await,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &app.call(
+            Method::PUT,
+            &format!("/rest/users/{oid}"),
+            t,
+            Some(json!({"email": "a@b.hu"})),
+        )
+        .await,
+        "NOT_FOUND",
+    );
+    let (_, count) = app.call(Method::GET, "/rest/users/count", t, None).await;
+    assert_eq!(count, json!(0));
+}
+
+async fn list_pages_and_searches(app: TestApp) {
+    let org = app.org("A");
+    for i in 0..12 {
+        create_user(&app, &org.token, &format!("user{i:02}")).await;
+    }
+    let t = Some(org.token.as_str());
+    let (status, all) = app.call(Method::GET, "/rest/users", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all["recordsTotal"], 12);
+    assert_eq!(all["recordsFiltered"], 12);
+    assert_eq!(all["data"].as_array().expect("data").len(), 12);
+    assert_eq!(all["data"][0]["userId"], "user00");
+
+    let (_, page) = app
+        .call(
+            Method::GET,
+            "/rest/users?start=5&length=5&search%5Bvalue%5D=USER1",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(page["recordsTotal"], 12);
+    assert_eq!(page["recordsFiltered"], 2);
+    assert_eq!(page["data"].as_array().expect("data").len(), 0);
+    let (_, page) = app
+        .call(
+            Method::GET,
+            "/rest/users?start=1&length=1&search[value]=user1",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(page["data"][0]["userId"], "user11");
+
+    let bad = app.call(Method::GET, "/rest/users?length=0", t, None).await;
+    assert_error(&bad, "MALFORMED_INPUT");
+    assert!(
+        bad.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("length"),
+        "{bad:?}"
+    );
+    let bad = app
+        .call(Method::GET, "/rest/users?start=abc", t, None)
+        .await;
+    assert_error(&bad, "MALFORMED_INPUT");
+    assert!(
+        bad.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("start"),
+        "{bad:?}"
+    );
+}
+
+async fn login_names_add_list_find_delete(app: TestApp) {
+    let org = app.org("A");
+    let t = Some(org.token.as_str());
+    let user = create_user(&app, &org.token, "userId01").await;
+    let oid = user["oid"].as_str().expect("oid");
+    let short = user["shortOID"].as_str().expect("short");
+
+    let (status, added) = app
+        .call(
+            Method::POST,
+            &format!("/rest/loginNames/{oid}"),
+            t,
+            Some(json!({"userId": "alias01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        added,
+        json!({"userId": "alias01", "oid": oid, "shortOID": short})
+    );
+
+    let dup = app
+        .call(
+            Method::POST,
+            &format!("/rest/loginNames/{oid}"),
+            t,
+            Some(json!({"userId": "alias01"})),
+        )
+        .await;
+    assert_error(&dup, "ALREADY_EXISTS");
+    let dup = app
+        .call(
+            Method::POST,
+            "/rest/users",
+            t,
+            Some(json!({"userId": "alias01", "email": "x@example.com"})),
+        )
+        .await;
+    assert_error(&dup, "ALREADY_EXISTS");
+
+    let (status, list) = app
+        .call(Method::GET, &format!("/rest/loginNames/{oid}"), t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list,
+        json!({"data": [
+            {"userId": "userId01", "oid": oid, "shortOID": short},
+            {"userId": "alias01", "oid": oid, "shortOID": short}]})
+    );
+
+    let (status, found) = app
+        .call(Method::GET, "/rest/loginNames?userId=alias01", t, None)
+        .await;
+    assert_eq!(
+        (status, found),
+        (
+            StatusCode::OK,
+            json!({"userId": "alias01", "oid": oid, "shortOID": short})
+        )
+    );
+    assert_error(
+        &app.call(Method::GET, "/rest/loginNames?userId=nobody", t, None)
+            .await,
+        "NOT_FOUND",
+    );
+    let missing = app.call(Method::GET, "/rest/loginNames", t, None).await;
+    assert_error(&missing, "MALFORMED_INPUT");
+    assert!(
+        missing.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("userId"),
+        "{missing:?}"
+    );
+
+    assert_error(
+        &app.call(
+            Method::DELETE,
+            &format!("/rest/loginNames?oid={oid}&userId=notmine"),
+            t,
+            None,
+        )
+        .await,
+        "NOT_FOUND",
+    );
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/rest/loginNames?oid={oid}&userId=userId01"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null));
+    assert_error(
+        &app.call(
+            Method::DELETE,
+            &format!("/rest/loginNames?oid={oid}&userId=alias01"),
+            t,
+            None,
+        )
+        .await,
+        "LAST_ALIAS",
+    );
+    let (_, list) = app
+        .call(Method::GET, &format!("/rest/loginNames/{oid}"), t, None)
+        .await;
+    assert_eq!(list["data"].as_array().expect("data").len(), 1);
+    // The remaining alias is now the user's userId.
+    let (_, got) = app
+        .call(Method::GET, &format!("/rest/users/{oid}"), t, None)
+        .await;
+    assert_eq!(got["userId"], "alias01");
+
+    assert_error(
+        &app.call(
+            Method::GET,
+            "/rest/loginNames/1.3.6.1.4.1.21528.3.3.999999",
+            t,
+            None,
+        )
+        .await,
+        "NOT_FOUND",
+    );
+}
+
+async fn bad_input_is_malformed_input_naming_the_field(app: TestApp) {
+    let org = app.org("A");
+    let t = Some(org.token.as_str());
+    let cases = [
+        (json!({"email": "a@example.com"}), "userId"),
+        (json!({"userId": "u1"}), "email"),
+        (json!({"userId": "u1", "email": "not-an-address"}), "email"),
+        (json!({"userId": "", "email": "a@example.com"}), "userId"),
+        (json!({"userId": 5, "email": "a@example.com"}), "userId"),
+        (
+            json!({"userId": "u1", "email": "a@example.com", "phoneNumber": "call me"}),
+            "phoneNumber",
+        ),
+        (
+            json!({"userId": "u1", "email": "a@example.com", "fullName": "x".repeat(300)}),
+            "fullName",
+        ),
+    ];
+    for (body, field) in cases {
+        let got = app
+            .call(Method::POST, "/rest/users", t, Some(body.clone()))
+            .await;
+        assert_error(&got, "MALFORMED_INPUT");
+        let message = got.1["message"].as_str().expect("message");
+        assert!(message.contains(field), "{body} → {message}");
+    }
+    let raw = app
+        .request(Method::POST, "/rest/users", t)
+        .insert_header(("content-type", "application/json"))
+        .send_body("{\"userId\": ")
+        .await
+        .expect("sent");
+    assert_error(&read(raw).await, "MALFORMED_INPUT");
+    let user = create_user(&app, &org.token, "u").await;
+    let put = app
+        .call(
+            Method::PUT,
+            &format!("/rest/users/{}", user["oid"].as_str().expect("oid")),
+            t,
+            Some(json!({"fullName": "x"})),
+        )
+        .await;
+    assert_error(&put, "MALFORMED_INPUT");
+    assert!(
+        put.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("email")
+    );
+    let bad_oid = app
+        .call(Method::GET, "/rest/users/not-an-oid", t, None)
+        .await;
+    assert_error(&bad_oid, "MALFORMED_INPUT");
+    assert!(
+        bad_oid.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("oid")
+    );
+    // Nothing was created by the refused requests.
+    let (_, count) = app.call(Method::GET, "/rest/users/count", t, None).await;
+    assert_eq!(count, json!(1));
+}
+
+async fn version_header_and_credentials_are_required(app: TestApp) {
+    let org = app.org("A");
+    let no_version = app
+        .server
+        .get("/rest/users")
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .expect("sent");
+    let got = read(no_version).await;
+    assert_error(&got, "UNSUPPORTED_API_VERSION");
+    let v3 = app
+        .server
+        .get("/rest/users")
+        .insert_header(("X-PBM-API-VERSION", "3"))
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_error(&read(v3).await, "UNSUPPORTED_API_VERSION");
+    let v1 = app
+        .server
+        .get("/rest/users/count")
+        .insert_header(("X-PBM-API-VERSION", "1"))
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(read(v1).await.0, StatusCode::OK);
+    let report = app
+        .server
+        .get("/download/users/report.csv")
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_error(&read(report).await, "UNSUPPORTED_API_VERSION");
+
+    let anonymous = app.call(Method::GET, "/rest/users", None, None).await;
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.1["code"], "UNAUTHORIZED");
+    let wrong = app
+        .call(
+            Method::GET,
+            "/rest/users",
+            Some("lyd_not-a-real-token"),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+
+    let (status, health) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let unknown = app
+        .call(Method::GET, "/rest/nothing-here", Some(&org.token), None)
+        .await;
+    assert_error(&unknown, "NOT_FOUND");
+}
+
+async fn another_organization_cannot_read_change_or_delete(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let user = create_user(&app, &a.token, "victim").await;
+    let oid = user["oid"].as_str().expect("oid");
+    let tb = Some(b.token.as_str());
+    let attempts = [
+        app.call(Method::GET, &format!("/rest/users/{oid}"), tb, None)
+            .await,
+        app.call(
+            Method::PUT,
+            &format!("/rest/users/{oid}"),
+            tb,
+            Some(json!({"email": "evil@example.com", "disabled": true})),
+        )
+        .await,
+        app.call(Method::DELETE, &format!("/rest/users/{oid}"), tb, None)
+            .await,
+        app.call(
+            Method::POST,
+            &format!("/rest/loginNames/{oid}"),
+            tb,
+            Some(json!({"userId": "evil"})),
+        )
+        .await,
+        app.call(Method::GET, &format!("/rest/loginNames/{oid}"), tb, None)
+            .await,
+        app.call(Method::GET, "/rest/loginNames?userId=victim", tb, None)
+            .await,
+        app.call(
+            Method::DELETE,
+            &format!("/rest/loginNames?oid={oid}&userId=victim"),
+            tb,
+            None,
+        )
+        .await,
+    ];
+    for got in &attempts {
+        assert_error(got, "NOT_FOUND");
+    }
+    let (_, list) = app.call(Method::GET, "/rest/users", tb, None).await;
+    assert_eq!(list["recordsTotal"], 0);
+    let (_, unchanged) = app
+        .call(
+            Method::GET,
+            &format!("/rest/users/{oid}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(unchanged, user);
+    let (_, names) = app
+        .call(
+            Method::GET,
+            &format!("/rest/loginNames/{oid}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(names["data"].as_array().expect("data").len(), 1);
+}
+
+async fn fifty_concurrent_creations_of_one_alias_succeed_once(app: TestApp) {
+    let org = app.org("A");
+    let user = create_user(&app, &org.token, "owner").await;
+    let oid = user["oid"].as_str().expect("oid").to_owned();
+    let path = format!("/rest/loginNames/{oid}");
+    let requests = (0..50).map(|_| {
+        app.call(
+            Method::POST,
+            &path,
+            Some(&org.token),
+            Some(json!({"userId": "contested"})),
+        )
+    });
+    let results = join_all(requests).await;
+    let ok = results.iter().filter(|r| r.0 == StatusCode::OK).count();
+    let taken = results
+        .iter()
+        .filter(|r| r.0.as_u16() == PBM_ERROR && r.1["code"] == "ALREADY_EXISTS")
+        .count();
+    assert_eq!((ok, taken), (1, 49), "{results:?}");
+
+    // The same race through user creation: one user, one alias.
+    let requests = (0..50).map(|i| {
+        app.call(
+            Method::POST,
+            "/rest/users",
+            Some(&org.token),
+            Some(json!({"userId": "racer", "email": format!("r{i}@example.com")})),
+        )
+    });
+    let results = join_all(requests).await;
+    let ok = results.iter().filter(|r| r.0 == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{results:?}");
+    let (_, count) = app
+        .call(Method::GET, "/rest/users/count", Some(&org.token), None)
+        .await;
+    assert_eq!(count, json!(2));
+}
+
+async fn users_report_streams_every_user_of_the_caller_only(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    for i in 0..1_203 {
+        let new = lanyard_identity::NewEndUser::parse(
+            &format!("user{i:04}"),
+            Some("u@example.com"),
+            Some("Név, \"Idézet\""),
+            None,
+            true,
+        )
+        .expect("valid");
+        lanyard_identity::end_user::create(
+            &mut app.db.conn(),
+            &lanyard_core::SystemClock,
+            &a.id,
+            new,
+        )
+        .expect("user");
+    }
+    create_user(&app, &b.token, "other-org").await;
+    let response = app
+        .request(Method::GET, "/download/users/report.csv", Some(&a.token))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    let (_, body) = read(response).await;
+    let text = body
+        .as_str()
+        .expect("csv text")
+        .trim_start_matches('\u{feff}')
+        .to_owned();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header[..3], ["oid", "shortOID", "userId"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 1_203);
+    assert_eq!(&rows[0][2], "user0000");
+    assert_eq!(&rows[1_202][2], "user1202");
+    assert_eq!(&rows[7][4], "Név, \"Idézet\"");
+    assert!(!text.contains("other-org"));
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    users_crud_with_the_passbyme_wire_format,
+    list_pages_and_searches,
+    login_names_add_list_find_delete,
+    bad_input_is_malformed_input_naming_the_field,
+    version_header_and_credentials_are_required,
+    another_organization_cannot_read_change_or_delete,
+    fifty_concurrent_creations_of_one_alias_succeed_once,
+    users_report_streams_every_user_of_the_caller_only,
+);
+
+async fn a_database_failure_is_a_500_with_a_request_id_and_no_internals(app: TestApp) {
+    use diesel::connection::SimpleConnection;
+    let org = app.org("A");
+    app.db
+        .conn()
+        .batch_execute("ALTER TABLE end_users RENAME TO end_users_gone")
+        .expect("break the schema");
+    let response = app
+        .request(Method::GET, "/rest/users/count", Some(&org.token))
+        .send()
+        .await
+        .expect("sent");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id header")
+        .to_owned();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["code"], "INTERNAL_ERROR");
+    let message = body["message"].as_str().expect("message");
+    assert!(message.contains(&request_id), "{message}");
+    assert!(!message.contains("end_users"), "{message}");
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    a_database_failure_is_a_500_with_a_request_id_and_no_internals,
+);

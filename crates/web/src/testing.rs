@@ -1,0 +1,149 @@
+//! A service under test: the real application on a real socket, over a fresh database.
+
+use crate::config::Settings;
+use crate::server;
+use crate::state::AppState;
+use actix_web::http::{Method, StatusCode};
+use actix_web::web;
+use lanyard_core::id::AccountId;
+use lanyard_core::{Email, Oid, OidRoot, SystemClock};
+use lanyard_identity::account::{self, NewAccount};
+use lanyard_identity::{AccountKind, api_token, bootstrap::bootstrap};
+use lanyard_store::Backend;
+use lanyard_store::testing::TestDb;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The OID root of test installations.
+pub const TEST_OID_ROOT: &str = "1.3.6.1.4.1.21528";
+
+/// An organization created for a test, with a management API token.
+#[derive(Debug, Clone)]
+pub struct TestOrg {
+    /// Internal id.
+    pub id: AccountId,
+    /// OID.
+    pub oid: Oid,
+    /// A valid API token for it.
+    pub token: String,
+}
+
+/// A running service over a fresh, bootstrapped database.
+pub struct TestApp {
+    /// The database.
+    pub db: TestDb,
+    /// The running server.
+    pub server: actix_test::TestServer,
+}
+
+impl TestApp {
+    /// Starts `configure` on `backend`; `None` when PostgreSQL is not configured (outside CI).
+    pub async fn start(backend: Backend, configure: fn(&mut web::ServiceConfig)) -> Option<Self> {
+        let db = TestDb::of(backend)?;
+        let clock = SystemClock;
+        let root = OidRoot::parse(TEST_OID_ROOT).expect("root");
+        bootstrap(&mut db.conn(), &clock, Some(root)).expect("bootstrap");
+        let settings = Settings::load_from(None, Vec::new()).expect("default settings");
+        let state = AppState {
+            pool: db.pool().clone(),
+            clock: Arc::new(clock),
+            settings: Arc::new(settings),
+        };
+        let server = actix_test::start(move || server::app(state.clone(), configure));
+        Some(Self { db, server })
+    }
+
+    /// Creates an organization with an API token.
+    pub fn org(&self, name: &str) -> TestOrg {
+        let mut conn = self.db.conn();
+        let created = account::create(
+            &mut conn,
+            &SystemClock,
+            NewAccount {
+                kind: AccountKind::Organization,
+                name: name.into(),
+                contact_email: Some(Email::parse("contact@example.com").expect("email")),
+                parent: None,
+            },
+        )
+        .expect("organization");
+        let token =
+            api_token::create(&mut conn, &SystemClock, &created.oid, "test").expect("token");
+        TestOrg {
+            id: created.id,
+            oid: created.oid,
+            token: token.secret.expose().to_owned(),
+        }
+    }
+
+    /// A request with the API version header and, when given, a bearer token.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> awc::ClientRequest {
+        let mut req = self
+            .server
+            .request(method, self.server.url(path))
+            .insert_header(("X-PBM-API-VERSION", "2"));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    /// Sends a request (with a JSON body when given) and returns the status and the JSON answer
+    /// (`Value::Null` for an empty body).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let req = self.request(method, path, token);
+        let response = match body {
+            Some(body) => req.send_json(&body).await,
+            None => req.send().await,
+        };
+        read(response.expect("request sent")).await
+    }
+}
+
+/// Status and JSON body of a response (`Value::Null` when empty, a string when not JSON).
+pub async fn read<S>(mut response: awc::ClientResponse<S>) -> (StatusCode, Value)
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let status = response.status();
+    let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, value)
+}
+
+/// Declares, for each `async fn name(app: TestApp)`, a module `name` with tests `sqlite` and
+/// `postgres` that start `$configure` on a fresh database of each backend.
+#[macro_export]
+macro_rules! http_tests {
+    ($configure:path; $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[actix_rt::test]
+                async fn sqlite() {
+                    let app = $crate::testing::TestApp::start(
+                        lanyard_store::Backend::Sqlite, $configure).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+
+                #[actix_rt::test]
+                async fn postgres() {
+                    if let Some(app) = $crate::testing::TestApp::start(
+                        lanyard_store::Backend::Postgres, $configure).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )+
+    };
+}
