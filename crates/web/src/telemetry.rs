@@ -3,7 +3,7 @@
 use crate::config::{LogFormat, LogSettings};
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber (once per process; later calls are ignored so that `lanyard up`
+/// Installs the global subscriber, writing to standard error, (once per process; later calls are ignored so that `lanyard up`
 /// and tests can call it freely). `RUST_LOG` overrides the configured filter.
 pub fn init(settings: &LogSettings) {
     let filter =

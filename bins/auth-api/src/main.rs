@@ -1,0 +1,10 @@
+//! auth-api as its own process.
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    lanyard_web::startup::run_service(
+        lanyard_web::startup::Service::Auth,
+        lanyard_auth_api::configure,
+    )
+    .await
+}
