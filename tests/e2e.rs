@@ -85,10 +85,10 @@ impl Installation {
             if let Some(root) = line.trim().strip_prefix("OID root") {
                 oid_root = root.trim().to_owned();
             }
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                if urls.len() < 3 {
-                    urls.push(url.to_owned());
-                }
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://"))
+                && urls.len() < 3
+            {
+                urls.push(url.to_owned());
             }
             if line.starts_with("More in README") {
                 break;

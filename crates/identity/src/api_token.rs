@@ -162,18 +162,21 @@ pub fn revoke(conn: &mut DbConnection, clock: &dyn Clock, id: &str) -> Result<()
     Ok(())
 }
 
+/// id, name, prefix, created, revoked, last used, account OID.
+type TokenRow = (
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    String,
+);
+
 /// The tokens of an account, oldest first.
 pub fn list(conn: &mut DbConnection, account_oid: &Oid) -> Result<Vec<ApiToken>> {
     let owner = account::find_by_oid(conn, account_oid)?;
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        String,
-    )> = api_tokens::table
+    let rows: Vec<TokenRow> = api_tokens::table
         .inner_join(accounts::table)
         .filter(api_tokens::account_id.eq(owner.id.as_str()))
         .order(api_tokens::created_at.asc())

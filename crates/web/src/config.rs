@@ -266,6 +266,21 @@ mod tests {
     }
 
     #[test]
+    fn every_default_key_is_documented() {
+        let docs = include_str!("../../../docs/configuration.md");
+        let defaults: toml::Table = DEFAULTS_TOML.parse().expect("defaults parse");
+        for (section, keys) in &defaults {
+            for key in keys.as_table().expect("sections only").keys() {
+                let name = format!("`{section}.{key}`");
+                assert!(
+                    docs.contains(&name),
+                    "docs/configuration.md does not document {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_named_file_must_exist() {
         assert!(Settings::load_from(Some(Path::new("/nonexistent/l.toml")), env(&[])).is_err());
     }
