@@ -102,6 +102,7 @@ pub fn add(
     write_transaction(conn, |conn| {
         let user = end_user::find_id(conn, account, oid)?;
         insert(conn, clock, account, &user, alias)?;
+        end_user::refresh_search_text(conn, &user)?;
         Ok(LoginName {
             alias: alias.0.clone(),
             oid: oid.clone(),
@@ -178,6 +179,7 @@ pub fn delete(conn: &mut DbConnection, account: &AccountId, oid: &Oid, alias: &s
                 .filter(aliases::alias.eq(alias)),
         )
         .execute(conn)?;
+        end_user::refresh_search_text(conn, &user)?;
         Ok(())
     })
 }

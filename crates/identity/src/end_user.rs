@@ -4,7 +4,6 @@ use crate::alias::{self, Alias};
 use crate::text::{optional_phone, optional_text};
 use crate::{IdentityError, Result, oid};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::exists;
 use diesel::prelude::*;
 use lanyard_core::id::{AccountId, EndUserId};
 use lanyard_core::paging::{Page, like_contains};
@@ -12,16 +11,6 @@ use lanyard_core::{Clock, Email, Oid, PageRequest};
 use lanyard_store::schema::{aliases, end_users};
 use lanyard_store::{DbConnection, MultiBackend, write_transaction};
 use std::collections::HashMap;
-
-diesel::define_sql_function! {
-    /// SQL `lower(text)`, the same on both backends (`ilike` is PostgreSQL-only).
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-diesel::define_sql_function! {
-    /// SQL `lower()` of a nullable text.
-    #[sql_name = "lower"]
-    fn lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
 
 /// Longest full name accepted.
 pub const MAX_FULL_NAME_CHARS: usize = 255;
@@ -181,6 +170,13 @@ pub fn create(
                 end_users::email.eq(new.email.as_ref().map(Email::as_str)),
                 end_users::phone_number.eq(new.phone_number.as_deref()),
                 end_users::disabled.eq(false),
+                end_users::search_text.eq(search_text(
+                    &user_oid,
+                    [new.alias.as_str()],
+                    new.full_name.as_deref(),
+                    new.email.as_ref().map(Email::as_str),
+                    new.phone_number.as_deref(),
+                )),
                 end_users::created_at.eq(now.naive_utc()),
                 end_users::updated_at.eq(now.naive_utc()),
             ))
@@ -275,22 +271,53 @@ fn matching<'a>(
     pattern: Option<&'a str>,
 ) -> end_users::BoxedQuery<'a, MultiBackend> {
     let query = in_account(account);
-    let Some(pattern) = pattern else {
-        return query;
-    };
-    let alias_matches = aliases::table
-        .filter(aliases::end_user_id.eq(end_users::id))
-        .filter(lower(aliases::alias).like(pattern).escape('\\'));
-    query.filter(
-        lower_opt(end_users::full_name)
-            .like(pattern)
-            .escape('\\')
-            .or(lower_opt(end_users::email).like(pattern).escape('\\'))
-            .or(end_users::phone_number.like(pattern).escape('\\'))
-            .or(end_users::oid.like(pattern).escape('\\'))
-            .assume_not_null()
-            .or(exists(alias_matches)),
-    )
+    match pattern {
+        Some(pattern) => query.filter(end_users::search_text.like(pattern).escape('\\')),
+        None => query,
+    }
+}
+
+/// The searchable text of an end user: its fields lower-cased in Rust (SQLite's `lower()` knows
+/// only ASCII), one per line.
+fn search_text<'a>(
+    oid: &Oid,
+    aliases: impl IntoIterator<Item = &'a str>,
+    full_name: Option<&'a str>,
+    email: Option<&'a str>,
+    phone_number: Option<&'a str>,
+) -> String {
+    let mut text = oid.as_str().to_owned();
+    for part in aliases
+        .into_iter()
+        .chain(full_name)
+        .chain(email)
+        .chain(phone_number)
+    {
+        text.push('\n');
+        text.push_str(&part.to_lowercase());
+    }
+    text
+}
+
+/// Recomputes the searchable text of an end user after a change to it or its aliases; call in
+/// the transaction of that change.
+pub(crate) fn refresh_search_text(conn: &mut DbConnection, id: &EndUserId) -> Result<()> {
+    let row = end_users::table
+        .filter(end_users::id.eq(id.as_str()))
+        .select(EndUserRow::as_select())
+        .first(conn)?;
+    let user = with_aliases(conn, vec![row])?.remove(0);
+    let text = search_text(
+        &user.oid,
+        user.aliases.iter().map(String::as_str),
+        user.full_name.as_deref(),
+        user.email.as_deref(),
+        user.phone_number.as_deref(),
+    );
+    diesel::update(end_users::table.filter(end_users::id.eq(id.as_str())))
+        .set(end_users::search_text.eq(text))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// A page of the end users of `account`, oldest first, filtered by a case-insensitive substring
@@ -381,6 +408,7 @@ pub fn update(
                 .set(end_users::disabled.eq(disabled))
                 .execute(conn)?;
         }
+        refresh_search_text(conn, &id)?;
         get(conn, account, oid)
     })
 }

@@ -211,6 +211,33 @@ fn list_pages_and_searches(db: &TestDb) {
     assert_eq!(search("user_").records_filtered, 0);
     assert_eq!(search("%").records_filtered, 0);
     assert_eq!(search("user99").records_filtered, 0);
+    // Non-ASCII letters match regardless of case on both backends, and a later alias is found.
+    let u = end_user::create(
+        &mut db.conn(),
+        CLOCK,
+        &a,
+        NewEndUser::parse(
+            "kovacs",
+            Some("k@example.com"),
+            Some("Ádám Kovács"),
+            None,
+            true,
+        )
+        .expect("valid"),
+    )
+    .expect("user");
+    assert_eq!(search("ádám kov").records_filtered, 1);
+    assert_eq!(search("ÁDÁM").records_filtered, 1);
+    let extra = Alias::parse("userId", "Second-Alias").expect("alias");
+    alias::add(&mut db.conn(), CLOCK, &a, &u.oid, &extra).expect("add");
+    assert_eq!(search("second-alias").records_filtered, 1);
+    alias::delete(&mut db.conn(), &a, &u.oid, "Second-Alias").expect("delete");
+    assert_eq!(search("second-alias").records_filtered, 0);
+    let changes =
+        EndUserChanges::parse(Some("new@example.com"), Some("Éva"), None, None).expect("ok");
+    end_user::update(&mut db.conn(), CLOCK, &a, &u.oid, changes).expect("update");
+    assert_eq!(search("ádám").records_filtered, 0);
+    assert_eq!(search("éva").records_filtered, 1);
 }
 
 fn batches_walk_every_user_once(db: &TestDb) {

@@ -66,6 +66,8 @@ diesel::table! {
         phone_number -> Nullable<Text>,
         /// Disabled by an administrator.
         disabled -> Bool,
+        /// Lower-cased searchable text (OID, aliases, name, e-mail, phone).
+        search_text -> Text,
         /// Creation time (UTC).
         created_at -> Timestamp,
         /// Last change (UTC).

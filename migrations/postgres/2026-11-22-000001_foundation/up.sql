@@ -32,6 +32,10 @@ CREATE TABLE end_users (
     email TEXT,
     phone_number TEXT,
     disabled BOOLEAN NOT NULL,
+    -- Lower-cased OID, aliases, name, e-mail and phone, kept by the identity crate in the same
+    -- transaction as every change to them: a list search is one LIKE over one column instead
+    -- of a LIKE per column plus a subquery per row over the aliases.
+    search_text TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
