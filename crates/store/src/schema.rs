@@ -111,10 +111,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The e-mail outbox.
+    mail_outbox (id) {
+        /// Internal id.
+        id -> Text,
+        /// RFC 5322 Message-ID.
+        message_id -> Text,
+        /// The account the mail concerns (for templates and history).
+        account_id -> Nullable<Text>,
+        /// Name of the template it was rendered from.
+        template -> Text,
+        /// Recipient address.
+        recipient -> Text,
+        /// Subject.
+        subject -> Text,
+        /// Plain-text part.
+        body_text -> Text,
+        /// HTML part.
+        body_html -> Nullable<Text>,
+        /// `pending`, `sent` or `failed`.
+        status -> Text,
+        /// Delivery attempts so far.
+        attempts -> Integer,
+        /// Earliest time of the next attempt.
+        next_attempt_at -> Timestamp,
+        /// Token of the sender holding the lease.
+        lease_token -> Nullable<Text>,
+        /// End of the lease.
+        leased_until -> Nullable<Timestamp>,
+        /// Error of the last failed attempt.
+        last_error -> Nullable<Text>,
+        /// Enqueue time.
+        created_at -> Timestamp,
+        /// Delivery time.
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(end_users -> accounts (account_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    settings, counters, accounts, end_users, aliases, api_tokens,
+    settings,
+    counters,
+    accounts,
+    end_users,
+    aliases,
+    api_tokens,
+    mail_outbox,
 );
