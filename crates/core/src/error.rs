@@ -33,6 +33,12 @@ pub enum ErrorCode {
     PricingLimitUsers,
     /// Too many attempts; try again later.
     RateLimited,
+    /// The thing's current state does not allow the action.
+    NotAllowed,
+    /// The plan's limit of administrators is reached.
+    PricingLimitAdmin,
+    /// The plan's limit of invitations is reached.
+    PricingLimitInvitation,
     /// Anything unexpected: rendered as HTTP 500 without details.
     Internal,
 }
@@ -52,6 +58,9 @@ impl ErrorCode {
             Self::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Self::PricingLimitUsers => "PRICING_LIMIT_USERS",
             Self::RateLimited => "RATE_LIMITED",
+            Self::NotAllowed => "NOT_ALLOWED",
+            Self::PricingLimitAdmin => "PRICING_LIMIT_ADMIN",
+            Self::PricingLimitInvitation => "PRICING_LIMIT_INVITATION",
             Self::Internal => "INTERNAL_ERROR",
         }
     }

@@ -45,3 +45,11 @@ typed_id!(
     /// Internal identifier of an API token.
     ApiTokenId
 );
+typed_id!(
+    /// Internal identifier of an administrator.
+    AdministratorId
+);
+typed_id!(
+    /// Internal identifier of a rights profile.
+    ProfileId
+);

@@ -204,6 +204,8 @@ pub(crate) fn insert(
             accounts::updated_at.eq(now),
         ))
         .execute(conn)?;
+    crate::organization::create_defaults(conn, clock, &id)?;
+    crate::profile::create_builtin(conn, clock, &id)?;
     get(conn, &id)
 }
 
@@ -249,4 +251,55 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Account>> {
         .into_iter()
         .map(Account::try_from)
         .collect()
+}
+
+/// Whether `account` is `ancestor` or below it in the tree.
+pub fn is_within(
+    conn: &mut DbConnection,
+    account: &AccountId,
+    ancestor: &AccountId,
+) -> Result<bool> {
+    let mut current = Some(account.clone());
+    // The tree is shallow (platform → distributors → organizations); the bound only guards
+    // against a cycle in corrupt data.
+    for _ in 0..64 {
+        let Some(id) = current else {
+            return Ok(false);
+        };
+        if &id == ancestor {
+            return Ok(true);
+        }
+        current = accounts::table
+            .filter(accounts::id.eq(id.as_str()))
+            .select(accounts::parent_id)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .flatten()
+            .map(AccountId::from_stored);
+    }
+    Err(IdentityError::Inconsistent(
+        "account tree deeper than 64 levels".into(),
+    ))
+}
+
+/// `account` and its ancestors up to the platform, nearest first.
+pub fn ancestors(conn: &mut DbConnection, account: &AccountId) -> Result<Vec<AccountId>> {
+    let mut chain = Vec::new();
+    let mut current = Some(account.clone());
+    while let Some(id) = current {
+        if chain.len() > 64 {
+            return Err(IdentityError::Inconsistent(
+                "account tree deeper than 64 levels".into(),
+            ));
+        }
+        current = accounts::table
+            .filter(accounts::id.eq(id.as_str()))
+            .select(accounts::parent_id)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .flatten()
+            .map(AccountId::from_stored);
+        chain.push(id);
+    }
+    Ok(chain)
 }

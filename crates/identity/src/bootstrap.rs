@@ -57,6 +57,7 @@ fn attempt(
                 .values((counters::name.eq(name), counters::value.eq(0_i64)))
                 .execute(conn)?;
         }
+        crate::organization::seed_plans(conn, clock)?;
         let platform_oid = oid::next_account(conn)?;
         let platform = account::insert(
             conn,

@@ -26,6 +26,29 @@ pub enum IdentityError {
     /// Deleting this alias would leave its end user without one.
     #[error("the last alias of an end user cannot be deleted")]
     LastAlias,
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The name or address is already used.
+    #[error("{0}")]
+    Duplicate(String),
+    /// The state of the thing does not allow this action.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// Too many attempts; wait before trying again.
+    #[error("too many attempts; try again in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed.
+        retry_after_seconds: i64,
+    },
+    /// A limit of the account's plan is reached.
+    #[error("{message}")]
+    PricingLimit {
+        /// The PassBy[ME] code (`PRICING_LIMIT_…`).
+        code: ErrorCode,
+        /// Explanation.
+        message: String,
+    },
     /// The installation has not been bootstrapped.
     #[error("the installation is not bootstrapped; run `lanyard bootstrap`")]
     NotBootstrapped,
@@ -66,6 +89,11 @@ impl Coded for IdentityError {
             Self::Invalid { .. } => ErrorCode::MalformedInput,
             Self::AliasTaken(_) => ErrorCode::AlreadyExists,
             Self::LastAlias => ErrorCode::LastAlias,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Duplicate(_) => ErrorCode::AlreadyExists,
+            Self::NotAllowed(_) => ErrorCode::NotAllowed,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::PricingLimit { code, .. } => *code,
             Self::NotBootstrapped | Self::Inconsistent(_) | Self::Store(_) => ErrorCode::Internal,
         }
     }

@@ -7,15 +7,23 @@
 //! another organization is simply [`IdentityError::NotFound`].
 
 pub mod account;
+pub mod admin;
 pub mod alias;
 pub mod api_token;
 pub mod bootstrap;
 pub mod end_user;
 mod error;
+pub mod history;
 pub mod oid;
+pub mod organization;
+pub mod password;
+pub mod profile;
 pub mod report;
+pub mod rights;
+pub mod session;
 pub mod settings;
 mod text;
+pub mod throttle;
 
 pub use account::{Account, AccountKind, AccountStatus};
 pub use alias::Alias;

@@ -13,9 +13,12 @@
 //! before the outbox row was marked sent, the message is sent again with the same Message-ID.
 
 mod outbox;
+pub mod templates;
 mod transport;
 
-pub use outbox::{DeliveryReport, Mail, NewMail, OutboxStatus, RetryPolicy, Sender, enqueue, get};
+pub use outbox::{
+    DeliveryReport, Mail, NewMail, OutboxStatus, RetryPolicy, Sender, enqueue, get, recent_to,
+};
 pub use transport::{
     FileTransport, SmtpSecurity, SmtpSettings, SmtpTransport, Transport, TransportError,
 };
@@ -31,6 +34,14 @@ pub enum MailError {
         /// The rule.
         rule: String,
     },
+    /// A template does not render.
+    #[error("template {name}: {detail}")]
+    Template {
+        /// Template name.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] lanyard_store::StoreError),
@@ -45,7 +56,7 @@ impl From<diesel::result::Error> for MailError {
 impl lanyard_core::Coded for MailError {
     fn code(&self) -> lanyard_core::ErrorCode {
         match self {
-            Self::Invalid { .. } => lanyard_core::ErrorCode::MalformedInput,
+            Self::Invalid { .. } | Self::Template { .. } => lanyard_core::ErrorCode::MalformedInput,
             Self::Store(_) => lanyard_core::ErrorCode::Internal,
         }
     }

@@ -161,6 +161,23 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Mail>, MailError>
         .map(Mail::from))
 }
 
+/// The newest mails to `recipient`, newest first (for tests and the console's mail log).
+pub fn recent_to(
+    conn: &mut DbConnection,
+    recipient: &str,
+    limit: i64,
+) -> Result<Vec<Mail>, MailError> {
+    Ok(mail_outbox::table
+        .filter(mail_outbox::recipient.eq(recipient))
+        .order(mail_outbox::created_at.desc())
+        .limit(limit)
+        .select(MailRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Mail::from)
+        .collect())
+}
+
 /// When to retry and when to give up.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {

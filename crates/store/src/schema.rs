@@ -149,9 +149,251 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Plans (PricingData).
+    plans (id) {
+        /// Internal id.
+        id -> Text,
+        /// Unique name (Free, Standard, Premium, ...).
+        name -> Text,
+        /// Maximum end users.
+        max_users -> BigInt,
+        /// Maximum administrators (invitations count too).
+        max_admins -> BigInt,
+        /// Days the activity log is kept.
+        days_of_activity_log -> BigInt,
+        /// Maximum devices per end user.
+        max_devices_per_user -> BigInt,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Settings of an account.
+    account_settings (account_id) {
+        /// The account.
+        account_id -> Text,
+        /// Assigned plan.
+        plan_id -> Nullable<Text>,
+        /// Validity of enrollments.
+        enrollment_expiration_hours -> BigInt,
+        /// Validity of invitations.
+        invitation_expiration_hours -> BigInt,
+        /// Send confirmation letters (deactivation codes) to end users.
+        confirmation_letter_enabled -> Bool,
+        /// Where failed callbacks are reported.
+        failed_callback_email -> Nullable<Text>,
+        /// Where deleted end users are reported.
+        deleted_user_email -> Nullable<Text>,
+        /// Aliases administrators may manage.
+        manageable_alias_regex -> Nullable<Text>,
+        /// Devices inactive longer are removed.
+        max_device_inactivity_days -> Nullable<BigInt>,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Rights profiles.
+    profiles (id) {
+        /// Internal id.
+        id -> Text,
+        /// Owning account.
+        account_id -> Text,
+        /// Name, unique per account.
+        name -> Text,
+        /// The built-in Administrator profile.
+        builtin -> Bool,
+        /// Encoded rights matrix.
+        rights -> Text,
+        /// May order credits.
+        can_order_credits -> Bool,
+        /// May transfer credits.
+        can_transfer_credits -> Bool,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Administrators.
+    administrators (id) {
+        /// Internal id.
+        id -> Text,
+        /// The account administered.
+        account_id -> Text,
+        /// Login e-mail (lower-cased, unique).
+        email -> Text,
+        /// Full name.
+        full_name -> Text,
+        /// Phone number.
+        phone_number -> Nullable<Text>,
+        /// argon2id PHC string; none until registered.
+        password_hash -> Nullable<Text>,
+        /// invited, active or disabled.
+        status -> Text,
+        /// Rights profile.
+        profile_id -> Text,
+        /// Whole subtree (true) or selected accounts.
+        scope_all -> Bool,
+        /// Who invited this administrator.
+        invited_by -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Selected accounts of administrators with a limited scope.
+    administrator_scopes (administrator_id, account_id) {
+        /// The administrator.
+        administrator_id -> Text,
+        /// An account in scope.
+        account_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Invitations of administrators.
+    invitations (id) {
+        /// Internal id.
+        id -> Text,
+        /// The account invited to.
+        account_id -> Text,
+        /// Public part of the code.
+        handle -> Text,
+        /// Hash of the secret part.
+        secret_hash -> Text,
+        /// Invited address, for e-mail invitations.
+        email -> Nullable<Text>,
+        /// Profile the new administrator gets.
+        profile_id -> Text,
+        /// Scope the new administrator gets.
+        scope_all -> Bool,
+        /// Inviting administrator.
+        created_by -> Nullable<Text>,
+        /// Expiry.
+        expires_at -> Timestamp,
+        /// When used.
+        used_at -> Nullable<Timestamp>,
+        /// Creation time.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Once-only secrets of administrators.
+    admin_tokens (id) {
+        /// Internal id.
+        id -> Text,
+        /// The administrator.
+        administrator_id -> Text,
+        /// activation, password_reset or email_change.
+        purpose -> Text,
+        /// Hash of the secret.
+        token_hash -> Text,
+        /// New address, for e-mail changes.
+        new_email -> Nullable<Text>,
+        /// Expiry.
+        expires_at -> Timestamp,
+        /// When used.
+        used_at -> Nullable<Timestamp>,
+        /// Creation time.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Rate-limit windows.
+    rate_limits (key) {
+        /// Purpose and subject.
+        key -> Text,
+        /// Start of the current window.
+        window_start -> Timestamp,
+        /// Hits in the window.
+        hits -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Console sessions.
+    sessions (id) {
+        /// Internal id.
+        id -> Text,
+        /// Hash of the cookie token.
+        token_hash -> Text,
+        /// The administrator.
+        administrator_id -> Text,
+        /// password or complete.
+        stage -> Text,
+        /// CSRF token of the session's forms.
+        csrf_token -> Text,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last request.
+        last_seen_at -> Timestamp,
+        /// Absolute expiry.
+        expires_at -> Timestamp,
+        /// Logout or revocation time.
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// E-mail templates overridden by an account.
+    mail_templates (account_id, name) {
+        /// The account.
+        account_id -> Text,
+        /// Template name.
+        name -> Text,
+        /// Subject template.
+        subject -> Text,
+        /// Plain-text template.
+        body_text -> Text,
+        /// HTML template.
+        body_html -> Nullable<Text>,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The account history (append-only).
+    account_history (id) {
+        /// Internal id.
+        id -> Text,
+        /// The account the change belongs to.
+        account_id -> Text,
+        /// When.
+        occurred_at -> Timestamp,
+        /// Area (page) of the change.
+        area -> Text,
+        /// What was done.
+        action -> Text,
+        /// Who: an administrator's name or an API token's name.
+        performed_by -> Text,
+        /// The administrator's e-mail.
+        performed_by_email -> Nullable<Text>,
+        /// Lower-cased text for search.
+        search_text -> Text,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(end_users -> accounts (account_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
+diesel::joinable!(administrators -> profiles (profile_id));
+diesel::joinable!(administrators -> accounts (account_id));
+diesel::joinable!(account_settings -> plans (plan_id));
+diesel::joinable!(administrator_scopes -> administrators (administrator_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -161,4 +403,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     aliases,
     api_tokens,
     mail_outbox,
+    plans,
+    account_settings,
+    profiles,
+    administrators,
+    administrator_scopes,
+    invitations,
+    admin_tokens,
+    rate_limits,
+    sessions,
+    account_history,
+    mail_templates,
 );

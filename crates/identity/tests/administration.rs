@@ -1,0 +1,628 @@
+//! Administrators, invitations, profiles, scope, passwords and history on both backends.
+
+use lanyard_core::id::AccountId;
+use lanyard_core::{Email, FixedClock, SecretString};
+use lanyard_identity::account::{self, NewAccount};
+use lanyard_identity::admin::{self, AdminStatus, Links, Registration, ScopeChoice};
+use lanyard_identity::bootstrap::bootstrap;
+use lanyard_identity::rights::{Actor, Area, Rights, Verb, VerbSet, authorize};
+use lanyard_identity::{AccountKind, IdentityError, history, organization, profile, session};
+use lanyard_store::both_backends;
+use lanyard_store::testing::TestDb;
+
+const STRONG: &str = "correct horse battery staple";
+
+fn links() -> Links {
+    Links {
+        console: "https://admin.lanyard.test".into(),
+        mail_domain: "lanyard.test".into(),
+    }
+}
+
+fn clock() -> FixedClock {
+    FixedClock::new(chrono::Utc::now())
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).expect("email")
+}
+
+struct World {
+    clock: FixedClock,
+    distributor: AccountId,
+    org_a: AccountId,
+    org_b: AccountId,
+    boss: Actor,
+}
+
+fn world(db: &TestDb) -> World {
+    let clock = clock();
+    bootstrap(&mut db.conn(), &clock, None).expect("bootstrap");
+    let distributor = account::create(
+        &mut db.conn(),
+        &clock,
+        NewAccount {
+            kind: AccountKind::Distributor,
+            name: "Distributor".into(),
+            contact_email: None,
+            parent: None,
+        },
+    )
+    .expect("distributor");
+    let child = |name: &str| {
+        account::create(
+            &mut db.conn(),
+            &clock,
+            NewAccount {
+                kind: AccountKind::Organization,
+                name: name.into(),
+                contact_email: None,
+                parent: Some(distributor.oid.clone()),
+            },
+        )
+        .expect("org")
+        .id
+    };
+    let org_a = child("A");
+    let org_b = child("B");
+    let boss = admin::create_first(
+        &mut db.conn(),
+        &clock,
+        &distributor.id,
+        &email("boss@dist.example"),
+        "Boss Person",
+        STRONG,
+    )
+    .expect("first admin");
+    let boss = admin::actor(&mut db.conn(), &boss.id).expect("actor");
+    World {
+        clock,
+        distributor: distributor.id,
+        org_a,
+        org_b,
+        boss,
+    }
+}
+
+fn last_mail_text(db: &TestDb, to: &str) -> String {
+    lanyard_mail::recent_to(&mut db.conn(), to, 1)
+        .expect("mails")
+        .pop()
+        .expect("a mail")
+        .text
+}
+
+fn code_after(text: &str, marker: &str) -> String {
+    let start = text.find(marker).expect("marker") + marker.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+fn register(
+    db: &TestDb,
+    w: &World,
+    code: &str,
+    to: &str,
+) -> Result<admin::Administrator, IdentityError> {
+    admin::register(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &Registration {
+            code: code.into(),
+            email: email(to),
+            password: SecretString::new(STRONG),
+            full_name: "New Admin".into(),
+        },
+    )
+}
+
+fn invited_by_code_registers_activates_and_logs_in(db: &TestDb) {
+    let w = world(db);
+    let builtin = profile::builtin(&mut db.conn(), &w.distributor).expect("profile");
+    let inv = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &builtin.id,
+        &ScopeChoice::All,
+    )
+    .expect("invite");
+    assert_eq!(inv.code.expose().len(), 24);
+    let open = admin::open_invitations(&mut db.conn(), &w.clock, &w.distributor).expect("open");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].handle, inv.handle);
+
+    let new = register(db, &w, inv.code.expose(), "new@dist.example").expect("register");
+    assert_eq!(new.status, AdminStatus::Invited);
+    assert!(
+        admin::open_invitations(&mut db.conn(), &w.clock, &w.distributor)
+            .expect("open")
+            .is_empty()
+    );
+    // The code is spent.
+    assert!(matches!(
+        register(db, &w, inv.code.expose(), "other@dist.example"),
+        Err(IdentityError::Invalid { field: "code", .. })
+    ));
+    // Not active yet.
+    assert!(matches!(
+        admin::login(
+            &mut db.conn(),
+            &w.clock,
+            "new@dist.example",
+            STRONG,
+            "127.0.0.1"
+        ),
+        Err(IdentityError::NotAllowed(_))
+    ));
+    let code = code_after(
+        &last_mail_text(db, "new@dist.example"),
+        "your activation code is ",
+    );
+    assert_eq!(code.len(), 10);
+    assert!(admin::activate(&mut db.conn(), &w.clock, "new@dist.example", "wrongcode1").is_err());
+    let active =
+        admin::activate(&mut db.conn(), &w.clock, "NEW@dist.example", &code).expect("activate");
+    assert_eq!(active.status, AdminStatus::Active);
+    assert!(
+        admin::activate(&mut db.conn(), &w.clock, "new@dist.example", &code).is_err(),
+        "activation codes are once-only"
+    );
+    let logged = admin::login(
+        &mut db.conn(),
+        &w.clock,
+        "new@dist.example",
+        STRONG,
+        "127.0.0.1",
+    )
+    .expect("login");
+    assert_eq!(logged.id, new.id);
+    // Expired invitations cannot be used.
+    let inv2 = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &builtin.id,
+        &ScopeChoice::All,
+    )
+    .expect("invite");
+    w.clock.advance(chrono::TimeDelta::hours(
+        organization::DEFAULT_INVITATION_HOURS + 1,
+    ));
+    assert!(register(db, &w, inv2.code.expose(), "late@dist.example").is_err());
+}
+
+fn one_invitation_code_used_concurrently_registers_once(db: &TestDb) {
+    let w = world(db);
+    let builtin = profile::builtin(&mut db.conn(), &w.distributor).expect("profile");
+    let inv = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &builtin.id,
+        &ScopeChoice::All,
+    )
+    .expect("invite");
+    let code = inv.code.expose().to_owned();
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (w, code) = (&w, code.clone());
+                s.spawn(move || register(db, w, &code, &format!("racer{i}@dist.example")).is_ok())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+    assert_eq!(
+        admin::list(&mut db.conn(), &w.distributor)
+            .expect("list")
+            .len(),
+        2
+    );
+}
+
+fn invitation_by_email_lists_the_invited_administrator(db: &TestDb) {
+    let w = world(db);
+    let builtin = profile::builtin(&mut db.conn(), &w.distributor).expect("profile");
+    let inv = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        Some(&email("Invitee@Dist.example")),
+        &builtin.id,
+        &ScopeChoice::All,
+    )
+    .expect("invite");
+    let listed = admin::list(&mut db.conn(), &w.distributor).expect("list");
+    let invited = listed
+        .iter()
+        .find(|a| a.email == "invitee@dist.example")
+        .expect("listed");
+    assert_eq!(invited.status, AdminStatus::Invited);
+    let text = last_mail_text(db, "Invitee@dist.example");
+    assert!(text.contains(inv.code.expose()), "{text}");
+    assert!(text.contains("https://admin.lanyard.test/console/register?code="));
+    assert!(matches!(
+        register(db, &w, inv.code.expose(), "someone-else@dist.example"),
+        Err(IdentityError::Invalid { field: "email", .. })
+    ));
+}
+
+fn wrong_codes_and_passwords_are_rate_limited(db: &TestDb) {
+    let w = world(db);
+    for _ in 0..admin::LOGIN_FAILURES.max {
+        assert!(matches!(
+            admin::login(
+                &mut db.conn(),
+                &w.clock,
+                "boss@dist.example",
+                "wrong password here",
+                "10.0.0.1"
+            ),
+            Err(IdentityError::Forbidden(_))
+        ));
+    }
+    // Locked out now, even with the right password.
+    assert!(matches!(
+        admin::login(
+            &mut db.conn(),
+            &w.clock,
+            "boss@dist.example",
+            STRONG,
+            "10.0.0.1"
+        ),
+        Err(IdentityError::RateLimited { .. })
+    ));
+    w.clock.advance(chrono::TimeDelta::minutes(16));
+    admin::login(
+        &mut db.conn(),
+        &w.clock,
+        "boss@dist.example",
+        STRONG,
+        "10.0.0.1",
+    )
+    .expect("after the window");
+    // Unknown login names fail the same way.
+    assert!(matches!(
+        admin::login(
+            &mut db.conn(),
+            &w.clock,
+            "nobody@dist.example",
+            STRONG,
+            "10.0.0.1"
+        ),
+        Err(IdentityError::Forbidden(_))
+    ));
+    for _ in 0..5 {
+        let _ = admin::activate(&mut db.conn(), &w.clock, "boss@dist.example", "guess12345");
+    }
+    assert!(matches!(
+        admin::activate(&mut db.conn(), &w.clock, "boss@dist.example", "guess12345"),
+        Err(IdentityError::RateLimited { .. })
+    ));
+    let history = history::list(
+        &mut db.conn(),
+        &w.distributor,
+        &Default::default(),
+        &lanyard_core::PageRequest::new(None, None, Some("failed login".into())).expect("page"),
+    )
+    .expect("history");
+    assert_eq!(history.records_filtered, admin::LOGIN_FAILURES.max);
+}
+
+fn password_reset_and_email_change_links_work_once(db: &TestDb) {
+    let w = world(db);
+    admin::request_password_reset(&mut db.conn(), &w.clock, &links(), "boss@dist.example")
+        .expect("request");
+    admin::request_password_reset(&mut db.conn(), &w.clock, &links(), "nobody@dist.example")
+        .expect("no enumeration");
+    let token = code_after(
+        &last_mail_text(db, "boss@dist.example"),
+        "reset-password?token=",
+    );
+    let new_password = "tükörfúrógép hajnali kávé";
+    assert!(
+        admin::reset_password(&mut db.conn(), &w.clock, &token, "password").is_err(),
+        "policy applies"
+    );
+    admin::reset_password(&mut db.conn(), &w.clock, &token, new_password).expect("reset");
+    assert!(
+        admin::reset_password(&mut db.conn(), &w.clock, &token, new_password).is_err(),
+        "links are once-only"
+    );
+    assert!(admin::login(&mut db.conn(), &w.clock, "boss@dist.example", STRONG, "x").is_err());
+    let boss = admin::login(
+        &mut db.conn(),
+        &w.clock,
+        "boss@dist.example",
+        new_password,
+        "x",
+    )
+    .expect("login");
+
+    admin::change_password(&mut db.conn(), &w.clock, &boss.id, new_password, STRONG)
+        .expect("change");
+    assert!(matches!(
+        admin::change_password(
+            &mut db.conn(),
+            &w.clock,
+            &boss.id,
+            "not the current one",
+            STRONG
+        ),
+        Err(IdentityError::Invalid {
+            field: "currentPassword",
+            ..
+        })
+    ));
+
+    admin::request_email_change(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &boss.id,
+        &email("chief@dist.example"),
+    )
+    .expect("request");
+    let token = code_after(
+        &last_mail_text(db, "chief@dist.example"),
+        "confirm-email?token=",
+    );
+    let changed = admin::confirm_email_change(&mut db.conn(), &w.clock, &token).expect("confirm");
+    assert_eq!(changed.email, "chief@dist.example");
+    assert!(admin::confirm_email_change(&mut db.conn(), &w.clock, &token).is_err());
+    admin::login(&mut db.conn(), &w.clock, "chief@dist.example", STRONG, "x").expect("new login");
+}
+
+fn profiles_and_scope_limit_what_an_administrator_may_do(db: &TestDb) {
+    let w = world(db);
+    let mut rights = Rights::default();
+    rights.grant(
+        Area::EndUsers,
+        VerbSet::NONE.with(Verb::View).with(Verb::Edit),
+    );
+    rights.grant(
+        Area::Administrators,
+        VerbSet::NONE.with(Verb::View).with(Verb::Create),
+    );
+    let helpdesk = profile::create(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        "Helpdesk",
+        &rights,
+    )
+    .expect("profile");
+    assert!(matches!(
+        profile::create(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &w.distributor,
+            "Helpdesk",
+            &rights
+        ),
+        Err(IdentityError::Duplicate(_))
+    ));
+    let inv = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &helpdesk.id,
+        &ScopeChoice::Selected(vec![w.org_a.clone()]),
+    )
+    .expect("invite");
+    let helper = register(db, &w, inv.code.expose(), "helper@dist.example").expect("register");
+    // The registered administrator got the invitation's profile; its scope is set by the boss.
+    let helper = admin::set_profile_and_scope(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &helper.id,
+        &helpdesk.id,
+        &ScopeChoice::Selected(vec![w.org_a.clone()]),
+    )
+    .expect("scope");
+    let code = code_after(
+        &last_mail_text(db, "helper@dist.example"),
+        "your activation code is ",
+    );
+    admin::activate(&mut db.conn(), &w.clock, "helper@dist.example", &code).expect("activate");
+    let actor = admin::actor(&mut db.conn(), &helper.id).expect("actor");
+
+    authorize(&mut db.conn(), &actor, Area::EndUsers, Verb::Edit, &w.org_a)
+        .expect("in scope, allowed");
+    assert!(matches!(
+        authorize(
+            &mut db.conn(),
+            &actor,
+            Area::EndUsers,
+            Verb::Delete,
+            &w.org_a
+        ),
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(
+        matches!(
+            authorize(&mut db.conn(), &actor, Area::EndUsers, Verb::View, &w.org_b),
+            Err(IdentityError::NotFound { .. })
+        ),
+        "organization B is invisible"
+    );
+    authorize(
+        &mut db.conn(),
+        &w.boss,
+        Area::EndUsers,
+        Verb::Delete,
+        &w.org_b,
+    )
+    .expect("the boss reaches the whole subtree");
+
+    // It cannot hand out more than it has, nor change itself.
+    let builtin = profile::builtin(&mut db.conn(), &w.distributor).expect("builtin");
+    assert!(matches!(
+        admin::invite(
+            &mut db.conn(),
+            &w.clock,
+            &links(),
+            &actor,
+            &w.distributor,
+            None,
+            &builtin.id,
+            &ScopeChoice::All
+        ),
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(matches!(
+        admin::set_profile_and_scope(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            w.boss.administrator.as_ref().expect("id"),
+            &helpdesk.id,
+            &ScopeChoice::All
+        ),
+        Err(IdentityError::NotAllowed(_))
+    ));
+    // A profile in use cannot be deleted; the built-in one never.
+    assert!(matches!(
+        profile::delete(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &w.distributor,
+            &helpdesk.id
+        ),
+        Err(IdentityError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        profile::delete(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &w.distributor,
+            &builtin.id
+        ),
+        Err(IdentityError::NotAllowed(_))
+    ));
+    // The boss is the last administrator holding every right.
+    assert!(matches!(
+        admin::delete(
+            &mut db.conn(),
+            &w.clock,
+            &actor,
+            w.boss.administrator.as_ref().expect("id")
+        ),
+        Err(IdentityError::Forbidden(_))
+    ));
+    admin::set_disabled(&mut db.conn(), &w.clock, &w.boss, &helper.id, true).expect("disable");
+    assert!(admin::login(&mut db.conn(), &w.clock, "helper@dist.example", STRONG, "x").is_err());
+    admin::set_disabled(&mut db.conn(), &w.clock, &w.boss, &helper.id, false).expect("reactivate");
+    admin::delete(&mut db.conn(), &w.clock, &w.boss, &helper.id).expect("delete");
+    profile::delete(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        &helpdesk.id,
+    )
+    .expect("unused now");
+}
+
+fn the_plan_limits_invitations(db: &TestDb) {
+    let w = world(db);
+    organization::assign_plan(&mut db.conn(), &w.clock, &w.distributor, "Free").expect("plan");
+    let builtin = profile::builtin(&mut db.conn(), &w.distributor).expect("profile");
+    // Free: 2 administrators; the boss is one, one invitation fits.
+    admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &builtin.id,
+        &ScopeChoice::All,
+    )
+    .expect("one fits");
+    let err = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &builtin.id,
+        &ScopeChoice::All,
+    )
+    .expect_err("over the limit");
+    assert_eq!(
+        lanyard_core::Coded::code(&err),
+        lanyard_core::ErrorCode::PricingLimitInvitation
+    );
+}
+
+fn sessions_expire_and_rotate(db: &TestDb) {
+    let w = world(db);
+    let boss = w.boss.administrator.clone().expect("id");
+    let (s1, t1) =
+        session::start(&mut db.conn(), &w.clock, &boss, session::Stage::Complete).expect("start");
+    assert_eq!(
+        session::resume(&mut db.conn(), &w.clock, t1.expose())
+            .expect("resume")
+            .map(|s| s.id),
+        Some(s1.id.clone())
+    );
+    let (_, t2) =
+        session::start(&mut db.conn(), &w.clock, &boss, session::Stage::Password).expect("second");
+    assert_ne!(t1.expose(), t2.expose());
+    session::revoke(&mut db.conn(), &w.clock, &s1.id).expect("logout");
+    assert_eq!(
+        session::resume(&mut db.conn(), &w.clock, t1.expose()).expect("resume"),
+        None
+    );
+    w.clock
+        .advance(session::IDLE_TIMEOUT + chrono::TimeDelta::seconds(1));
+    assert_eq!(
+        session::resume(&mut db.conn(), &w.clock, t2.expose()).expect("resume"),
+        None,
+        "idle expiry"
+    );
+    assert_eq!(
+        session::resume(&mut db.conn(), &w.clock, "forged").expect("resume"),
+        None
+    );
+}
+
+both_backends!(
+    invited_by_code_registers_activates_and_logs_in,
+    one_invitation_code_used_concurrently_registers_once,
+    invitation_by_email_lists_the_invited_administrator,
+    wrong_codes_and_passwords_are_rate_limited,
+    password_reset_and_email_change_links_work_once,
+    profiles_and_scope_limit_what_an_administrator_may_do,
+    the_plan_limits_invitations,
+    sessions_expire_and_rotate,
+);

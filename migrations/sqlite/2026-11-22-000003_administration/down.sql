@@ -1,0 +1,11 @@
+DROP TABLE mail_templates;
+DROP TABLE account_history;
+DROP TABLE sessions;
+DROP TABLE rate_limits;
+DROP TABLE admin_tokens;
+DROP TABLE invitations;
+DROP TABLE administrator_scopes;
+DROP TABLE administrators;
+DROP TABLE profiles;
+DROP TABLE account_settings;
+DROP TABLE plans;
