@@ -46,6 +46,7 @@ fn main() {
 
 fn seed(db: &TestDb, account: &AccountId, prefix: &str, count: usize) {
     let mut conn = db.conn();
+    let actor = lanyard_identity::rights::Actor::api_token(account.clone(), "bench");
     for chunk in (0..count).collect::<Vec<_>>().chunks(5_000) {
         write_transaction(&mut conn, |conn| {
             for i in chunk {
@@ -56,7 +57,7 @@ fn seed(db: &TestDb, account: &AccountId, prefix: &str, count: usize) {
                     Some("+36 30 123 4567"),
                     true,
                 )?;
-                end_user::create(conn, &SystemClock, account, new)?;
+                end_user::create(conn, &SystemClock, &actor, account, new)?;
             }
             Ok::<_, lanyard_identity::IdentityError>(())
         })

@@ -524,6 +524,7 @@ async fn users_report_streams_every_user_of_the_caller_only(app: TestApp) {
         lanyard_identity::end_user::create(
             &mut app.db.conn(),
             &lanyard_core::SystemClock,
+            &lanyard_identity::rights::Actor::api_token(a.id.clone(), "seed"),
             &a.id,
             new,
         )
@@ -606,4 +607,223 @@ async fn a_database_failure_is_a_500_with_a_request_id_and_no_internals(app: Tes
 http_tests!(
     lanyard_admin_api::configure;
     a_database_failure_is_a_500_with_a_request_id_and_no_internals,
+);
+
+async fn organization_settings_and_pricing(app: TestApp) {
+    let org = app.org("Test Organization");
+    let t = Some(org.token.as_str());
+    let (status, data) = app.call(Method::GET, "/rest/organization", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(data["organizationId"], org.oid.as_str());
+    assert_eq!(data["name"], "Test Organization");
+    assert_eq!(data["pricing"], Value::Null);
+    let change = json!({"email": "newmail@testorg.hu", "name": "Test Org 2",
+        "enrollmentExpirationHours": 48, "invitationExpirationHours": 24, "confirmationLetterEnabled": false});
+    let (status, _) = app
+        .call(Method::PUT, "/rest/organization", t, Some(change))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, data) = app.call(Method::GET, "/rest/organization", t, None).await;
+    assert_eq!(
+        data,
+        json!({"organizationId": org.oid.as_str(), "name": "Test Org 2", "pricing": null,
+               "email": "newmail@testorg.hu", "enrollmentExpirationHours": 48,
+               "invitationExpirationHours": 24, "confirmationLetterEnabled": false})
+    );
+    let missing = app
+        .call(
+            Method::PUT,
+            "/rest/organization",
+            t,
+            Some(json!({"email": "a@b.hu", "name": "x"})),
+        )
+        .await;
+    assert_error(&missing, "MALFORMED_INPUT");
+    assert!(
+        missing.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("enrollmentExpirationHours")
+    );
+    let bad = app
+        .call(Method::PUT, "/rest/organization", t, Some(json!({"email": "a@b.hu", "name": "x",
+            "enrollmentExpirationHours": 0, "invitationExpirationHours": 1, "confirmationLetterEnabled": true})))
+        .await;
+    assert_error(&bad, "MALFORMED_INPUT");
+    assert!(
+        bad.1["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("enrollmentExpirationHours")
+    );
+
+    let (_, pricing) = app
+        .call(Method::GET, "/rest/organization/pricing", t, None)
+        .await;
+    assert_eq!(pricing["maxNumberOfUsers"], Value::Null);
+    lanyard_identity::organization::assign_plan(
+        &mut app.db.conn(),
+        &lanyard_core::SystemClock,
+        &org.id,
+        "Free",
+    )
+    .expect("plan");
+    let (_, pricing) = app
+        .call(Method::GET, "/rest/organization/pricing", t, None)
+        .await;
+    assert_eq!(
+        pricing,
+        json!({"maxNumberOfUsers": 10, "maxNumberOfAdmins": 2, "daysOfActivityLog": 1, "maxNumberOfDevicesPerUser": 20})
+    );
+    let (_, data) = app.call(Method::GET, "/rest/organization", t, None).await;
+    assert_eq!(data["pricing"], "Free");
+}
+
+async fn invitations_and_administrators(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let t = Some(a.token.as_str());
+    let (status, created) = app.call(Method::POST, "/rest/invitations", t, None).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let code = created["code"].as_str().expect("code").to_owned();
+    assert_eq!(code.len(), 24);
+    assert!(
+        created["expiryDate"]
+            .as_str()
+            .expect("expiry")
+            .ends_with('Z')
+    );
+    let (_, list) = app.call(Method::GET, "/rest/invitations", t, None).await;
+    assert_eq!(list["data"].as_array().expect("data").len(), 1);
+    let handle = list["data"][0]["code"].as_str().expect("handle").to_owned();
+    assert!(
+        code.starts_with(&handle) && handle.len() < code.len(),
+        "only the public part is listed"
+    );
+
+    assert_error(
+        &app.call(
+            Method::DELETE,
+            &format!("/rest/invitations/{handle}"),
+            Some(&b.token),
+            None,
+        )
+        .await,
+        "NOT_FOUND",
+    );
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/rest/invitations/{code}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_error(
+        &app.call(
+            Method::DELETE,
+            &format!("/rest/invitations/{code}"),
+            t,
+            None,
+        )
+        .await,
+        "NOT_FOUND",
+    );
+
+    lanyard_identity::organization::assign_plan(
+        &mut app.db.conn(),
+        &lanyard_core::SystemClock,
+        &a.id,
+        "Free",
+    )
+    .expect("plan");
+    for _ in 0..2 {
+        let (status, _) = app.call(Method::POST, "/rest/invitations", t, None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let over = app.call(Method::POST, "/rest/invitations", t, None).await;
+    assert_error(&over, "PRICING_LIMIT_INVITATION");
+
+    let (_, admins) = app.call(Method::GET, "/rest/administrators", t, None).await;
+    assert_eq!(admins, json!({"data": []}));
+    lanyard_identity::admin::create_first(
+        &mut app.db.conn(),
+        &lanyard_core::SystemClock,
+        &a.id,
+        &lanyard_core::Email::parse("admin@microsec.hu").expect("email"),
+        "Admin name",
+        "correct horse battery staple",
+    )
+    .expect("admin");
+    let (_, admins) = app.call(Method::GET, "/rest/administrators", t, None).await;
+    assert_eq!(
+        admins,
+        json!({"data": [{"userId": "admin@microsec.hu", "fullName": "Admin name", "phoneNumber": "", "status": "Active"}]})
+    );
+    let body = json!({"userId": "login01", "adminId": "admin@microsec.hu"});
+    let (status, user) = app
+        .call(
+            Method::POST,
+            "/rest/administrators/user",
+            t,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["email"], "admin@microsec.hu");
+    assert_eq!(user["fullName"], "Admin name");
+    assert_eq!(user["userId"], "login01");
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/rest/administrators/user",
+            t,
+            Some(body.clone()),
+        )
+        .await,
+        "ALREADY_EXISTS",
+    );
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/rest/administrators/user",
+            Some(&b.token),
+            Some(body),
+        )
+        .await,
+        "NOT_FOUND",
+    );
+
+    // Every change made through the API is in the account history, by the token's name.
+    let history = lanyard_identity::history::list(
+        &mut app.db.conn(),
+        &a.id,
+        &Default::default(),
+        &lanyard_core::PageRequest::new(None, None, Some("API token".into())).expect("page"),
+    )
+    .expect("history");
+    let actions: Vec<&str> = history.data.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("Invitation code created")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a.starts_with("Invitation deleted")),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("End user created: login01")),
+        "{actions:?}"
+    );
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    organization_settings_and_pricing,
+    invitations_and_administrators,
 );

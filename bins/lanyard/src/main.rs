@@ -256,6 +256,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         let (state, booted) = actix_web::web::block(move || startup::prepare(settings))
             .await
             .context("startup task")??;
+        lanyard_web::mail_sender::spawn(state.clone())?;
         let mut servers = Vec::new();
         let mut lines = Vec::new();
         let mut admin_url = String::new();

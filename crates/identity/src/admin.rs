@@ -1405,3 +1405,45 @@ pub fn create_first(
         get(conn, &id)
     })
 }
+
+/// Adds the administrator `admin_email` of `account` as an end user with the alias `alias`
+/// (PassBy[ME] API §5.2); `ALREADY_EXISTS` when it was added before or the alias is taken.
+pub fn add_as_end_user(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    admin_email: &str,
+    alias: &str,
+) -> Result<crate::EndUser> {
+    let alias = crate::Alias::parse("userId", alias)?;
+    write_transaction(conn, |conn| {
+        let admin = find_by_email(conn, admin_email)?
+            .filter(|a| &a.account == account)
+            .ok_or_else(|| IdentityError::not_found("administrator", admin_email))?;
+        let linked: Option<String> = administrators::table
+            .filter(administrators::id.eq(admin.id.as_str()))
+            .select(administrators::end_user_id)
+            .first(conn)?;
+        if linked.is_some() {
+            return Err(IdentityError::Duplicate(format!(
+                "administrator {} has already been added as a user",
+                admin.email
+            )));
+        }
+        let new = crate::NewEndUser {
+            alias,
+            email: Some(
+                Email::parse(&admin.email)
+                    .map_err(|e| IdentityError::Inconsistent(e.to_string()))?,
+            ),
+            full_name: Some(admin.full_name.clone()).filter(|n| !n.is_empty()),
+            phone_number: admin.phone_number.clone(),
+        };
+        let user = crate::end_user::create(conn, clock, actor, account, new)?;
+        diesel::update(administrators::table.filter(administrators::id.eq(admin.id.as_str())))
+            .set(administrators::end_user_id.eq(user.id.as_str()))
+            .execute(conn)?;
+        Ok(user)
+    })
+}

@@ -3,7 +3,8 @@
 //! holds under any concurrency; a violation becomes [`IdentityError::AliasTaken`].
 
 use crate::end_user::{self, EndUser};
-use crate::{IdentityError, Result};
+use crate::rights::{Actor, Area, Verb, authorize};
+use crate::{IdentityError, Result, history};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use lanyard_core::id::{AccountId, EndUserId};
@@ -95,14 +96,24 @@ pub(crate) fn insert(
 pub fn add(
     conn: &mut DbConnection,
     clock: &dyn Clock,
+    actor: &Actor,
     account: &AccountId,
     oid: &Oid,
     alias: &Alias,
 ) -> Result<LoginName> {
     write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::EndUsers, Verb::Edit, account)?;
         let user = end_user::find_id(conn, account, oid)?;
         insert(conn, clock, account, &user, alias)?;
         end_user::refresh_search_text(conn, &user)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "End users",
+            &format!("Alias added to {oid}: {alias}"),
+        )?;
         Ok(LoginName {
             alias: alias.0.clone(),
             oid: oid.clone(),
@@ -157,8 +168,16 @@ pub fn find(conn: &mut DbConnection, account: &AccountId, alias: &str) -> Result
 ///
 /// The check and the delete are one transaction with the user's aliases locked, so two
 /// concurrent deletions of a user's last two aliases cannot both succeed.
-pub fn delete(conn: &mut DbConnection, account: &AccountId, oid: &Oid, alias: &str) -> Result<()> {
+pub fn delete(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    oid: &Oid,
+    alias: &str,
+) -> Result<()> {
     write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::EndUsers, Verb::Edit, account)?;
         let user = end_user::find_id(conn, account, oid)?;
         let owned = aliases::table
             .filter(aliases::end_user_id.eq(user.as_str()))
@@ -180,6 +199,14 @@ pub fn delete(conn: &mut DbConnection, account: &AccountId, oid: &Oid, alias: &s
         )
         .execute(conn)?;
         end_user::refresh_search_text(conn, &user)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "End users",
+            &format!("Alias removed from {oid}: {alias}"),
+        )?;
         Ok(())
     })
 }

@@ -1,8 +1,9 @@
 //! End users: the people of an organization who hold devices and credentials.
 
 use crate::alias::{self, Alias};
+use crate::rights::{Actor, Area, Verb, authorize};
 use crate::text::{optional_phone, optional_text};
-use crate::{IdentityError, Result, oid};
+use crate::{IdentityError, Result, history, oid};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use lanyard_core::id::{AccountId, EndUserId};
@@ -151,10 +152,12 @@ impl EndUserChanges {
 pub fn create(
     conn: &mut DbConnection,
     clock: &dyn Clock,
+    actor: &Actor,
     account: &AccountId,
     new: NewEndUser,
 ) -> Result<EndUser> {
     write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::EndUsers, Verb::Create, account)?;
         let root = oid::root(conn)?;
         let seq = oid::next(conn, oid::END_USERS)?;
         let user_oid = root.end_user(seq);
@@ -182,6 +185,14 @@ pub fn create(
             ))
             .execute(conn)?;
         alias::insert(conn, clock, account, &id, &new.alias)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "End users",
+            &format!("End user created: {} ({user_oid})", new.alias),
+        )?;
         Ok(EndUser {
             id,
             oid: user_oid,
@@ -377,11 +388,13 @@ pub fn batch_after(
 pub fn update(
     conn: &mut DbConnection,
     clock: &dyn Clock,
+    actor: &Actor,
     account: &AccountId,
     oid: &Oid,
     changes: EndUserChanges,
 ) -> Result<EndUser> {
     write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::EndUsers, Verb::Edit, account)?;
         let id = find_id(conn, account, oid)?;
         let target = end_users::table.filter(end_users::id.eq(id.as_str()));
         let now = clock.now().naive_utc();
@@ -409,17 +422,40 @@ pub fn update(
                 .execute(conn)?;
         }
         refresh_search_text(conn, &id)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "End users",
+            &format!("End user updated: {oid}"),
+        )?;
         get(conn, account, oid)
     })
 }
 
 /// Deletes the end user `oid` of `account` with its aliases.
-pub fn delete(conn: &mut DbConnection, account: &AccountId, oid: &Oid) -> Result<()> {
+pub fn delete(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    oid: &Oid,
+) -> Result<()> {
     write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::EndUsers, Verb::Delete, account)?;
         let id = find_id(conn, account, oid)?;
         diesel::delete(aliases::table.filter(aliases::end_user_id.eq(id.as_str())))
             .execute(conn)?;
         diesel::delete(end_users::table.filter(end_users::id.eq(id.as_str()))).execute(conn)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "End users",
+            &format!("End user deleted: {oid}"),
+        )?;
         Ok(())
     })
 }

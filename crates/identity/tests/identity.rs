@@ -4,6 +4,7 @@ use lanyard_core::id::AccountId;
 use lanyard_core::{Clock, Email, Oid, OidRoot, PageRequest, SystemClock};
 use lanyard_identity::account::{self, NewAccount};
 use lanyard_identity::bootstrap::bootstrap;
+use lanyard_identity::rights::Actor;
 use lanyard_identity::{AccountKind, Alias, EndUserChanges, IdentityError, NewEndUser};
 use lanyard_identity::{alias, api_token, end_user};
 use lanyard_store::both_backends;
@@ -25,6 +26,10 @@ fn org(db: &TestDb, name: &str) -> AccountId {
     )
     .expect("organization")
     .id
+}
+
+fn token(account: &AccountId) -> Actor {
+    Actor::api_token(account.clone(), "test")
 }
 
 fn setup(db: &TestDb) -> OidRoot {
@@ -57,8 +62,10 @@ fn bootstrap_once_keeps_the_first_root(db: &TestDb) {
 fn end_users_get_sequential_oids_under_the_root(db: &TestDb) {
     let root = setup(db);
     let a = org(db, "A");
-    let u1 = end_user::create(&mut db.conn(), CLOCK, &a, new_user("user01")).expect("u1");
-    let u2 = end_user::create(&mut db.conn(), CLOCK, &a, new_user("user02")).expect("u2");
+    let u1 =
+        end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("user01")).expect("u1");
+    let u2 =
+        end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("user02")).expect("u2");
     assert_eq!(u1.oid, root.end_user(1));
     assert_eq!(u2.oid, root.end_user(2));
     assert_eq!(u2.oid.short(), "3.3.2");
@@ -72,15 +79,17 @@ fn a_taken_alias_leaves_nothing_behind(db: &TestDb) {
     setup(db);
     let a = org(db, "A");
     let b = org(db, "B");
-    end_user::create(&mut db.conn(), CLOCK, &a, new_user("same")).expect("first");
-    let err = end_user::create(&mut db.conn(), CLOCK, &a, new_user("same")).expect_err("dup");
+    end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("same")).expect("first");
+    let err =
+        end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("same")).expect_err("dup");
     assert!(
         matches!(err, IdentityError::AliasTaken(ref s) if s == "same"),
         "{err:?}"
     );
     assert_eq!(end_user::count(&mut db.conn(), &a).expect("count"), 1);
     // Another organization may use the same alias.
-    let other = end_user::create(&mut db.conn(), CLOCK, &b, new_user("same")).expect("other org");
+    let other = end_user::create(&mut db.conn(), CLOCK, &token(&b), &b, new_user("same"))
+        .expect("other org");
     // The failed attempt gave its OID number back.
     assert_eq!(other.oid.short(), "3.3.2");
 }
@@ -88,10 +97,11 @@ fn a_taken_alias_leaves_nothing_behind(db: &TestDb) {
 fn aliases_add_list_find_and_delete(db: &TestDb) {
     setup(db);
     let a = org(db, "A");
-    let u = end_user::create(&mut db.conn(), CLOCK, &a, new_user("primary")).expect("user");
+    let u =
+        end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("primary")).expect("user");
     let second = Alias::parse("userId", "second").expect("alias");
-    alias::add(&mut db.conn(), CLOCK, &a, &u.oid, &second).expect("add");
-    let err = alias::add(&mut db.conn(), CLOCK, &a, &u.oid, &second).expect_err("dup");
+    alias::add(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, &second).expect("add");
+    let err = alias::add(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, &second).expect_err("dup");
     assert!(matches!(err, IdentityError::AliasTaken(_)));
     let names: Vec<String> = alias::list_for_user(&mut db.conn(), &a, &u.oid)
         .expect("list")
@@ -108,12 +118,13 @@ fn aliases_add_list_find_and_delete(db: &TestDb) {
         Err(IdentityError::NotFound { .. })
     ));
     assert!(matches!(
-        alias::delete(&mut db.conn(), &a, &u.oid, "not-mine"),
+        alias::delete(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, "not-mine"),
         Err(IdentityError::NotFound { .. })
     ));
-    alias::delete(&mut db.conn(), &a, &u.oid, "primary").expect("delete primary");
+    alias::delete(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, "primary")
+        .expect("delete primary");
     assert!(matches!(
-        alias::delete(&mut db.conn(), &a, &u.oid, "second"),
+        alias::delete(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, "second"),
         Err(IdentityError::LastAlias)
     ));
     let left = end_user::get(&mut db.conn(), &a, &u.oid).expect("get");
@@ -124,18 +135,32 @@ fn another_organization_sees_nothing_and_changes_nothing(db: &TestDb) {
     setup(db);
     let a = org(db, "A");
     let b = org(db, "B");
-    let u = end_user::create(&mut db.conn(), CLOCK, &a, new_user("mine")).expect("user");
+    let u =
+        end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("mine")).expect("user");
     let not_found = |r: Result<(), IdentityError>| {
         assert!(matches!(r, Err(IdentityError::NotFound { .. })), "{r:?}");
     };
     not_found(end_user::get(&mut db.conn(), &b, &u.oid).map(drop));
     let changes = EndUserChanges::parse(Some("x@example.com"), None, None, Some(true)).expect("ok");
-    not_found(end_user::update(&mut db.conn(), CLOCK, &b, &u.oid, changes).map(drop));
-    not_found(end_user::delete(&mut db.conn(), &b, &u.oid));
+    not_found(end_user::update(&mut db.conn(), CLOCK, &token(&b), &b, &u.oid, changes).map(drop));
+    not_found(end_user::delete(
+        &mut db.conn(),
+        CLOCK,
+        &token(&b),
+        &b,
+        &u.oid,
+    ));
     let extra = Alias::parse("userId", "stolen").expect("alias");
-    not_found(alias::add(&mut db.conn(), CLOCK, &b, &u.oid, &extra).map(drop));
+    not_found(alias::add(&mut db.conn(), CLOCK, &token(&b), &b, &u.oid, &extra).map(drop));
     not_found(alias::list_for_user(&mut db.conn(), &b, &u.oid).map(drop));
-    not_found(alias::delete(&mut db.conn(), &b, &u.oid, "mine"));
+    not_found(alias::delete(
+        &mut db.conn(),
+        CLOCK,
+        &token(&b),
+        &b,
+        &u.oid,
+        "mine",
+    ));
     not_found(alias::find(&mut db.conn(), &b, "mine").map(drop));
     assert_eq!(end_user::count(&mut db.conn(), &b).expect("count"), 0);
     let unchanged = end_user::get(&mut db.conn(), &a, &u.oid).expect("still there");
@@ -148,24 +173,26 @@ fn update_changes_only_given_fields_and_delete_removes_aliases(db: &TestDb) {
     let u = end_user::create(
         &mut db.conn(),
         CLOCK,
+        &token(&a),
         &a,
         NewEndUser::parse("u", Some("u@example.com"), Some("Old"), Some("123"), true).expect("ok"),
     )
     .expect("user");
     let changes =
         EndUserChanges::parse(Some("new@example.com"), None, Some(""), Some(true)).expect("ok");
-    let changed = end_user::update(&mut db.conn(), CLOCK, &a, &u.oid, changes).expect("update");
+    let changed =
+        end_user::update(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, changes).expect("update");
     assert_eq!(changed.email.as_deref(), Some("new@example.com"));
     assert_eq!(changed.full_name.as_deref(), Some("Old"));
     assert_eq!(changed.phone_number, None);
     assert!(changed.disabled);
-    end_user::delete(&mut db.conn(), &a, &u.oid).expect("delete");
+    end_user::delete(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid).expect("delete");
     assert!(matches!(
         end_user::get(&mut db.conn(), &a, &u.oid),
         Err(IdentityError::NotFound { .. })
     ));
     // The alias is free again.
-    end_user::create(&mut db.conn(), CLOCK, &a, new_user("u")).expect("alias reusable");
+    end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new_user("u")).expect("alias reusable");
 }
 
 fn list_pages_and_searches(db: &TestDb) {
@@ -182,9 +209,9 @@ fn list_pages_and_searches(db: &TestDb) {
             true,
         )
         .expect("valid");
-        end_user::create(&mut db.conn(), CLOCK, &a, new).expect("user");
+        end_user::create(&mut db.conn(), CLOCK, &token(&a), &a, new).expect("user");
     }
-    end_user::create(&mut db.conn(), CLOCK, &b, new_user("user99")).expect("other org");
+    end_user::create(&mut db.conn(), CLOCK, &token(&b), &b, new_user("user99")).expect("other org");
     let page = end_user::list(
         &mut db.conn(),
         &a,
@@ -215,6 +242,7 @@ fn list_pages_and_searches(db: &TestDb) {
     let u = end_user::create(
         &mut db.conn(),
         CLOCK,
+        &token(&a),
         &a,
         NewEndUser::parse(
             "kovacs",
@@ -229,13 +257,21 @@ fn list_pages_and_searches(db: &TestDb) {
     assert_eq!(search("ádám kov").records_filtered, 1);
     assert_eq!(search("ÁDÁM").records_filtered, 1);
     let extra = Alias::parse("userId", "Second-Alias").expect("alias");
-    alias::add(&mut db.conn(), CLOCK, &a, &u.oid, &extra).expect("add");
+    alias::add(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, &extra).expect("add");
     assert_eq!(search("second-alias").records_filtered, 1);
-    alias::delete(&mut db.conn(), &a, &u.oid, "Second-Alias").expect("delete");
+    alias::delete(
+        &mut db.conn(),
+        CLOCK,
+        &token(&a),
+        &a,
+        &u.oid,
+        "Second-Alias",
+    )
+    .expect("delete");
     assert_eq!(search("second-alias").records_filtered, 0);
     let changes =
         EndUserChanges::parse(Some("new@example.com"), Some("Éva"), None, None).expect("ok");
-    end_user::update(&mut db.conn(), CLOCK, &a, &u.oid, changes).expect("update");
+    end_user::update(&mut db.conn(), CLOCK, &token(&a), &a, &u.oid, changes).expect("update");
     assert_eq!(search("ádám").records_filtered, 0);
     assert_eq!(search("éva").records_filtered, 1);
 }
@@ -244,7 +280,14 @@ fn batches_walk_every_user_once(db: &TestDb) {
     setup(db);
     let a = org(db, "A");
     for i in 0..7 {
-        end_user::create(&mut db.conn(), CLOCK, &a, new_user(&format!("u{i}"))).expect("user");
+        end_user::create(
+            &mut db.conn(),
+            CLOCK,
+            &token(&a),
+            &a,
+            new_user(&format!("u{i}")),
+        )
+        .expect("user");
     }
     let mut seen = Vec::new();
     let mut after = 0;
@@ -270,6 +313,7 @@ fn concurrent_creation_never_reuses_an_oid(db: &TestDb) {
                             end_user::create(
                                 &mut db.conn(),
                                 CLOCK,
+                                &token(a),
                                 a,
                                 new_user(&format!("t{t}-{i}")),
                             )

@@ -26,6 +26,12 @@ pub trait Transport: Send + Sync {
     fn send(&self, from: &Mailbox, mail: &Mail) -> Result<(), TransportError>;
 }
 
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn send(&self, from: &Mailbox, mail: &Mail) -> Result<(), TransportError> {
+        (**self).send(from, mail)
+    }
+}
+
 /// Builds the MIME message: plain text, or plain text and HTML as alternatives, with the
 /// outbox's Message-ID.
 pub(crate) fn build(from: &Mailbox, mail: &Mail) -> Result<Message, TransportError> {

@@ -244,6 +244,8 @@ diesel::table! {
         scope_all -> Bool,
         /// Who invited this administrator.
         invited_by -> Nullable<Text>,
+        /// The end user this administrator was added as.
+        end_user_id -> Nullable<Text>,
         /// Creation time.
         created_at -> Timestamp,
         /// Last change.

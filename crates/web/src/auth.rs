@@ -9,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use lanyard_core::ErrorCode;
 use lanyard_core::id::AccountId;
 use lanyard_identity::api_token::{self, TokenOwner};
+use lanyard_identity::rights::Actor;
 
 /// A caller of the management API, authenticated by `Authorization: Bearer <API token>`.
 /// Every query a handler makes is scoped to [`ManagementCaller::account`].
@@ -16,8 +17,10 @@ use lanyard_identity::api_token::{self, TokenOwner};
 pub struct ManagementCaller {
     /// The account the caller acts for.
     pub account: AccountId,
-    /// How the caller authenticated (recorded in the account history).
+    /// How the caller authenticated.
     pub via: TokenOwner,
+    /// The caller as the authorization check and the account history see it.
+    pub actor: Actor,
 }
 
 fn unauthorized(message: &str) -> ApiError {
@@ -51,6 +54,7 @@ impl FromRequest for ManagementCaller {
                 .ok_or_else(|| unauthorized("the API token is unknown or revoked"))?;
             Ok(Self {
                 account: owner.account_id.clone(),
+                actor: Actor::api_token(owner.account_id.clone(), &owner.token_name),
                 via: owner,
             })
         })

@@ -47,8 +47,52 @@ pub struct Settings {
     pub auth_api: ServiceSettings,
     /// `[device_api]`
     pub device_api: ServiceSettings,
+    /// `[mail]`
+    pub mail: MailSettings,
     /// `[log]`
     pub log: LogSettings,
+}
+
+/// `[mail]`: how e-mail leaves the outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `file` or `smtp`.
+    pub transport: MailTransportKind,
+    /// Sender address (`Name <address>`).
+    pub from: String,
+    /// SMTP server.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub smtp_security: SmtpSecurityKind,
+    /// SMTP user name ("" for none).
+    pub smtp_username: String,
+    /// SMTP password.
+    pub smtp_password: lanyard_core::SecretString,
+}
+
+/// Where e-mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// `.eml` files in `<data.dir>/mail`.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// SMTP connection security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurityKind {
+    /// STARTTLS required.
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// Plain (local relay only).
+    None,
 }
 
 /// `[data]`: local state.
@@ -83,6 +127,19 @@ pub struct BootstrapSettings {
 pub struct ServiceSettings {
     /// Address and port to listen on.
     pub bind: String,
+    /// Public base URL; empty for `http://<bind>`.
+    pub public_url: String,
+}
+
+impl ServiceSettings {
+    /// The public base URL without a trailing slash.
+    pub fn url(&self) -> String {
+        if self.public_url.trim().is_empty() {
+            format!("http://{}", self.bind)
+        } else {
+            self.public_url.trim().trim_end_matches('/').to_owned()
+        }
+    }
 }
 
 /// `[log]`.
@@ -164,7 +221,41 @@ impl Settings {
                 return invalid(key, format!("{:?} is not an address:port", service.bind));
             }
         }
+        for (key, service) in [
+            ("admin_api.public_url", &self.admin_api),
+            ("auth_api.public_url", &self.auth_api),
+            ("device_api.public_url", &self.device_api),
+        ] {
+            let url = service.public_url.trim();
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(key, "must start with http:// or https://".into());
+            }
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid(
+                "mail.from",
+                format!(
+                    "{:?} is not an address such as \"Lanyard <noreply@example.com>\"",
+                    self.mail.from
+                ),
+            );
+        }
+        if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
+            return invalid(
+                "mail.smtp_host",
+                "is required when mail.transport is \"smtp\"".into(),
+            );
+        }
         Ok(())
+    }
+
+    /// The domain of the sender address, used in Message-IDs.
+    pub fn mail_domain(&self) -> String {
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map(|m| m.email.domain().to_owned())
+            .unwrap_or_else(|_| "lanyard.localhost".into())
     }
 
     /// The data directory's own SQLite file.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod mail_sender;
 pub mod request_id;
 pub mod server;
 pub mod startup;

@@ -164,6 +164,13 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
                     path: PathBuf::new(),
                     source: std::io::Error::other(e.to_string()),
                 })??;
+        if service == Service::Admin {
+            crate::mail_sender::spawn(state.clone()).map_err(|e| StartError::Bind {
+                key: "mail",
+                address: String::new(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
         server::serve(service.name(), listener, state, configure).map_err(|source| {
             StartError::Bind {
                 key: "bind",

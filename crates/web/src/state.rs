@@ -19,6 +19,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Where e-mailed links point.
+    pub fn links(&self) -> lanyard_identity::admin::Links {
+        lanyard_identity::admin::Links {
+            console: self.settings.admin_api.url(),
+            mail_domain: self.settings.mail_domain(),
+        }
+    }
+
     /// Runs `f` with a pooled connection on the blocking thread pool: diesel is synchronous and
     /// must not stall the async executor.
     pub async fn db<T, E, F>(&self, f: F) -> Result<T, ApiError>

@@ -52,6 +52,8 @@ CREATE TABLE administrators (
     -- true: the whole account subtree; false: only the accounts in administrator_scopes.
     scope_all BOOLEAN NOT NULL,
     invited_by TEXT REFERENCES administrators (id) ON DELETE SET NULL,
+    -- The end user this administrator was added as (PassBy[ME] API §5.2), if any.
+    end_user_id TEXT REFERENCES end_users (id) ON DELETE SET NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

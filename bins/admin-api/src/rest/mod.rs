@@ -1,7 +1,10 @@
 //! The PassBy[ME]-compatible management API under `/rest`.
 
+mod administrators;
+mod invitations;
 mod login_names;
-mod users;
+mod organization;
+pub(crate) mod users;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -28,6 +31,26 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/loginNames/{oid}",
                 web::get().to(login_names::list::handle),
+            )
+            .route(
+                "/administrators",
+                web::get().to(administrators::list::handle),
+            )
+            .route(
+                "/administrators/user",
+                web::post().to(administrators::add_as_user::handle),
+            )
+            .route("/invitations", web::get().to(invitations::list::handle))
+            .route("/invitations", web::post().to(invitations::create::handle))
+            .route(
+                "/invitations/{code}",
+                web::delete().to(invitations::delete::handle),
+            )
+            .route("/organization", web::get().to(organization::get::handle))
+            .route("/organization", web::put().to(organization::update::handle))
+            .route(
+                "/organization/pricing",
+                web::get().to(organization::pricing::handle),
             ),
     );
 }

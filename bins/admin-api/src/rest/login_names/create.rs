@@ -24,7 +24,7 @@ pub(crate) async fn handle(
     let oid = parse_oid("oid", &path)?;
     let new = Alias::parse("userId", &req.user_id)?;
     let created = state
-        .db(move |conn, clock| alias::add(conn, clock, &caller.account, &oid, &new))
+        .db(move |conn, clock| alias::add(conn, clock, &caller.actor, &caller.account, &oid, &new))
         .await?;
     Ok(HttpResponse::Ok().json(LoginNameData::from(&created)))
 }

@@ -22,7 +22,16 @@ pub(crate) async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let oid = parse_oid("oid", &query.oid)?;
     state
-        .db(move |conn, _| alias::delete(conn, &caller.account, &oid, &query.user_id))
+        .db(move |conn, clock| {
+            alias::delete(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                &oid,
+                &query.user_id,
+            )
+        })
         .await?;
     Ok(HttpResponse::Ok().finish())
 }

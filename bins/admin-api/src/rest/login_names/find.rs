@@ -3,6 +3,7 @@
 use super::LoginNameData;
 use actix_web::{HttpResponse, web};
 use lanyard_identity::alias;
+use lanyard_identity::rights::{Area, Verb, authorize};
 use lanyard_web::auth::ManagementCaller;
 use lanyard_web::extract::Query;
 use lanyard_web::{ApiError, AppState};
@@ -20,7 +21,16 @@ pub(crate) async fn handle(
     Query(query): Query<FindQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let found = state
-        .db(move |conn, _| alias::find(conn, &caller.account, &query.user_id))
+        .db(move |conn, _| {
+            authorize(
+                conn,
+                &caller.actor,
+                Area::EndUsers,
+                Verb::View,
+                &caller.account,
+            )?;
+            alias::find(conn, &caller.account, &query.user_id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(LoginNameData::from(&found)))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use lanyard_identity::end_user;
+use lanyard_identity::rights::{Area, Verb, authorize};
 use lanyard_web::auth::ManagementCaller;
 use lanyard_web::{ApiError, AppState};
 
@@ -10,7 +11,16 @@ pub(crate) async fn handle(
     caller: ManagementCaller,
 ) -> Result<HttpResponse, ApiError> {
     let count = state
-        .db(move |conn, _| end_user::count(conn, &caller.account))
+        .db(move |conn, _| {
+            authorize(
+                conn,
+                &caller.actor,
+                Area::EndUsers,
+                Verb::View,
+                &caller.account,
+            )?;
+            end_user::count(conn, &caller.account)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(count))
 }

@@ -30,7 +30,7 @@ pub(crate) async fn handle(
         true,
     )?;
     let user = state
-        .db(move |conn, clock| end_user::create(conn, clock, &caller.account, new))
+        .db(move |conn, clock| end_user::create(conn, clock, &caller.actor, &caller.account, new))
         .await?;
     Ok(HttpResponse::Ok().json(UserData::from(&user)))
 }

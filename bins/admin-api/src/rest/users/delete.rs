@@ -14,7 +14,7 @@ pub(crate) async fn handle(
     let oid = parse_oid("oid", &path)?;
     let answer = oid.to_string();
     state
-        .db(move |conn, _| end_user::delete(conn, &caller.account, &oid))
+        .db(move |conn, clock| end_user::delete(conn, clock, &caller.actor, &caller.account, &oid))
         .await?;
     Ok(HttpResponse::Ok().json(answer))
 }

@@ -4,6 +4,7 @@ use super::UserData;
 use crate::rest::parse_oid;
 use actix_web::{HttpResponse, web};
 use lanyard_identity::end_user;
+use lanyard_identity::rights::{Area, Verb, authorize};
 use lanyard_web::auth::ManagementCaller;
 use lanyard_web::{ApiError, AppState};
 
@@ -14,7 +15,16 @@ pub(crate) async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let oid = parse_oid("oid", &path)?;
     let user = state
-        .db(move |conn, _| end_user::get(conn, &caller.account, &oid))
+        .db(move |conn, _| {
+            authorize(
+                conn,
+                &caller.actor,
+                Area::EndUsers,
+                Verb::View,
+                &caller.account,
+            )?;
+            end_user::get(conn, &caller.account, &oid)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(UserData::from(&user)))
 }

@@ -32,7 +32,9 @@ pub(crate) async fn handle(
         req.disabled,
     )?;
     let user = state
-        .db(move |conn, clock| end_user::update(conn, clock, &caller.account, &oid, changes))
+        .db(move |conn, clock| {
+            end_user::update(conn, clock, &caller.actor, &caller.account, &oid, changes)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(user.oid.as_str()))
 }
