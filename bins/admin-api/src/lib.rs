@@ -1,9 +1,10 @@
-//! admin-api: the management REST API (`/rest`, `/download`), and later the web console and the
-//! public CRLs.
+//! admin-api: the management REST API (`/rest`, `/download`) and the web console (`/console`);
+//! later the public CRLs.
 //!
 //! [`configure`] is the one place where routes are wired; `main` only reads the configuration,
 //! prepares the database and serves.
 
+mod console;
 mod download;
 mod rest;
 
@@ -13,4 +14,5 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     rest::configure(cfg);
     download::configure(cfg);
+    console::configure(cfg);
 }

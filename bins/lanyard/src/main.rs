@@ -40,15 +40,35 @@ enum Command {
     /// End users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Invite the first (or another) administrator of an account by e-mail, with the built-in
+    /// Administrator profile over the whole account. The invitation goes out through the outbox.
+    Invite {
+        /// OID of the account.
+        #[arg(long)]
+        account: String,
+        /// The administrator's e-mail (login name).
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum OrgCommand {
     /// Create an organization (below the platform, or below --parent).
     Create {
-        /// Name of the organization.
+        /// Name of the account.
         #[arg(long)]
         name: String,
+        /// `organization` (default) or `distributor`.
+        #[arg(long, default_value = "organization")]
+        kind: String,
         /// Contact e-mail (printed on enrollment sheets).
         #[arg(long)]
         email: Option<String>,
@@ -160,9 +180,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Org(OrgCommand::Create {
             name,
+            kind,
             email,
             parent,
         }) => {
+            let kind = match kind.as_str() {
+                "organization" => AccountKind::Organization,
+                "distributor" => AccountKind::Distributor,
+                other => anyhow::bail!("--kind: {other:?} is not organization or distributor"),
+            };
             let (state, _) = startup::prepare(settings)?;
             let contact_email = email
                 .map(|e| Email::parse(&e).with_context(|| "--email"))
@@ -172,7 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &mut *state.pool.get()?,
                 &clock,
                 NewAccount {
-                    kind: AccountKind::Organization,
+                    kind,
                     name,
                     contact_email,
                     parent,
@@ -180,8 +206,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             println!("{}", created.oid);
             eprintln!(
-                "created organization {:?}; next: lanyard api-token create --account {}",
-                created.name, created.oid
+                "created {} {:?}; next: lanyard api-token create --account {} (organizations), or lanyard admin invite --account {} --email ...",
+                created.kind.as_str(),
+                created.name,
+                created.oid,
+                created.oid
             );
             Ok(())
         }
@@ -228,6 +257,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("revoked {id}");
             Ok(())
         }
+        Command::Admin(AdminCommand::Invite { account, email }) => {
+            let (state, booted) = startup::prepare(settings)?;
+            let oid = parse_oid("account", &account)?;
+            let email = Email::parse(&email).with_context(|| "--email")?;
+            let links = state.links();
+            let mut conn = state.pool.get()?;
+            let target = account::find_by_oid(&mut conn, &oid)?;
+            let builtin = lanyard_identity::profile::builtin(&mut conn, &target.id)?;
+            let operator = lanyard_identity::rights::Actor {
+                account: booted.platform.id.clone(),
+                rights: lanyard_identity::rights::Rights::all(),
+                scope: lanyard_identity::rights::Scope::Subtree,
+                name: "lanyard (operator)".into(),
+                email: None,
+                administrator: None,
+            };
+            let created = lanyard_identity::admin::invite(
+                &mut conn,
+                &clock,
+                &links,
+                &operator,
+                &target.id,
+                Some(&email),
+                &builtin.id,
+                &lanyard_identity::admin::ScopeChoice::All,
+            )?;
+            println!(
+                "invited {email} to {} (invitation {}…, valid until {})",
+                target.name, created.handle, created.expires_at
+            );
+            eprintln!(
+                "the invitation e-mail is delivered by a running admin-api (lanyard up): see data/mail/ with the default file transport"
+            );
+            Ok(())
+        }
         Command::Users(UsersCommand::Report { account, output }) => {
             let (state, _) = startup::prepare(settings)?;
             let oid = parse_oid("account", &account)?;
@@ -252,6 +316,11 @@ fn up(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let listeners = [Service::Admin, Service::Auth, Service::Device]
             .map(|service| startup::listen(service, &settings).map(|l| (service, l)));
+        let mut settings = settings;
+        let listeners: Vec<_> = listeners.into_iter().collect::<Result<_, _>>()?;
+        for (service, listener) in &listeners {
+            startup::record_bound_address(&mut settings, *service, listener)?;
+        }
         let database = settings.database_target()?.redacted();
         let (state, booted) = actix_web::web::block(move || startup::prepare(settings))
             .await
@@ -260,8 +329,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         let mut servers = Vec::new();
         let mut lines = Vec::new();
         let mut admin_url = String::new();
-        for listener in listeners {
-            let (service, listener) = listener?;
+        for (service, listener) in listeners {
             let address = listener.local_addr()?;
             lines.push(format!("  {:<11} http://{address}", service.name()));
             if service == Service::Admin {

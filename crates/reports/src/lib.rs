@@ -6,12 +6,17 @@
 
 use std::io;
 
+pub mod xlsx;
+
 /// Errors of report writers.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// Writing a row failed.
     #[error("cannot write report: {0}")]
     Csv(#[from] csv::Error),
+    /// Writing the spreadsheet failed.
+    #[error("cannot write spreadsheet: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
     /// The destination refused the bytes (e.g. the HTTP client went away).
     #[error("report destination closed: {0}")]
     Sink(#[from] io::Error),

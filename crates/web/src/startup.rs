@@ -145,9 +145,28 @@ pub fn listen(service: Service, settings: &Settings) -> Result<TcpListener, Star
     })
 }
 
+/// Fills an empty `public_url` of `service` with the address its listener actually got (so
+/// that a port chosen by the system, `:0`, appears in links).
+pub fn record_bound_address(
+    settings: &mut Settings,
+    service: Service,
+    listener: &TcpListener,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    let section = match service {
+        Service::Admin => &mut settings.admin_api,
+        Service::Auth => &mut settings.auth_api,
+        Service::Device => &mut settings.device_api,
+    };
+    if section.public_url.trim().is_empty() {
+        section.public_url = format!("http://{address}");
+    }
+    Ok(())
+}
+
 /// The `main` of a service binary: load, prepare, serve until a stop signal.
 pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig)) -> ExitCode {
-    let settings = match Settings::load(config_file_from_env().as_deref()) {
+    let mut settings = match Settings::load(config_file_from_env().as_deref()) {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("{}: {err}", service.name());
@@ -157,6 +176,13 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
     crate::telemetry::init(&settings.log);
     let started = async {
         let listener = listen(service, &settings)?;
+        record_bound_address(&mut settings, service, &listener).map_err(|source| {
+            StartError::Bind {
+                key: "bind",
+                address: String::new(),
+                source,
+            }
+        })?;
         let (state, _) =
             web::block(move || prepare(settings))
                 .await

@@ -1,6 +1,6 @@
 //! File downloads of the management API under `/download`.
 
-mod users_report;
+pub(crate) mod users_report;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;

@@ -7,7 +7,9 @@
 use actix_web::http::header::{CONTENT_DISPOSITION, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
+use lanyard_core::id::AccountId;
 use lanyard_identity::report;
+use lanyard_identity::rights::{Area, Verb, authorize};
 use lanyard_web::auth::ManagementCaller;
 use lanyard_web::{ApiError, AppState};
 use std::io;
@@ -20,6 +22,16 @@ pub(crate) async fn handle(
     state: web::Data<AppState>,
     caller: ManagementCaller,
 ) -> Result<HttpResponse, ApiError> {
+    let actor = caller.actor.clone();
+    let account = caller.account.clone();
+    state
+        .db(move |conn, _| authorize(conn, &actor, Area::EndUsers, Verb::View, &account))
+        .await?;
+    stream(&state, caller.account).await
+}
+
+/// Streams the users report of `account` (the caller has been authorized).
+pub(crate) async fn stream(state: &AppState, account: AccountId) -> Result<HttpResponse, ApiError> {
     let mut conn = {
         let pool = state.pool.clone();
         web::block(move || pool.get())
@@ -30,7 +42,7 @@ pub(crate) async fn handle(
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, io::Error>>(CHANNEL_CHUNKS);
     let request_id = lanyard_web::request_id::current().unwrap_or_default();
     actix_web::rt::task::spawn_blocking(move || {
-        let written = report::users_csv(&mut conn, &caller.account, |chunk| {
+        let written = report::users_csv(&mut conn, &account, |chunk| {
             tx.blocking_send(Ok(Bytes::from(chunk)))
                 .map_err(|_| io::Error::other("the client went away"))
         });

@@ -1,0 +1,192 @@
+//! Who is looking at the console: the session cookie, CSRF tokens, and the page context every
+//! template gets.
+
+use super::{ConsoleError, redirect};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use lanyard_core::codes::random_base62;
+use lanyard_core::secret::constant_time_eq;
+use lanyard_identity::admin::{self, AdminStatus, Administrator};
+use lanyard_identity::rights::{Actor, Area, Verb};
+use lanyard_identity::session::{self, Session, Stage};
+use lanyard_identity::{IdentityError, account};
+use lanyard_web::AppState;
+use minijinja::Value;
+use std::collections::BTreeMap;
+
+pub(crate) const SESSION_COOKIE: &str = "lanyard_session";
+const CSRF_COOKIE: &str = "lanyard_csrf";
+const THEME_COOKIE: &str = "lanyard_theme";
+
+/// A logged-in administrator on a console page.
+#[derive(Debug, Clone)]
+pub(crate) struct Console {
+    pub(crate) admin: Administrator,
+    pub(crate) actor: Actor,
+    pub(crate) session: Session,
+    pub(crate) account_name: String,
+    pub(crate) theme: String,
+    pub(crate) path: String,
+}
+
+fn theme_of(req: &HttpRequest) -> String {
+    match req.cookie(THEME_COOKIE).as_ref().map(Cookie::value) {
+        Some("dark") => "dark".into(),
+        _ => String::new(),
+    }
+}
+
+impl FromRequest for Console {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let theme = theme_of(req);
+        let path = req.path().to_owned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                ConsoleError::Internal(lanyard_web::ApiError::internal("no state"))
+            })?;
+            let token = token.ok_or(ConsoleError::Login)?;
+            let found = state
+                .db(move |conn, clock| {
+                    let Some(session) = session::resume(conn, clock, &token)? else {
+                        return Ok::<_, IdentityError>(None);
+                    };
+                    let admin = admin::get(conn, &session.administrator)?;
+                    if session.stage != Stage::Complete || admin.status != AdminStatus::Active {
+                        return Ok(None);
+                    }
+                    let actor = admin::actor(conn, &admin.id)?;
+                    let account_name = account::get(conn, &admin.account)?.name;
+                    Ok(Some((session, admin, actor, account_name)))
+                })
+                .await?;
+            let (session, admin, actor, account_name) = found.ok_or(ConsoleError::Login)?;
+            Ok(Self {
+                admin,
+                actor,
+                session,
+                account_name,
+                theme,
+                path,
+            })
+        })
+    }
+}
+
+impl Console {
+    /// The context every logged-in page gets, plus `extra`.
+    pub(crate) fn page(&self, title: &str, section: &str, extra: Value) -> Value {
+        let can: BTreeMap<&str, bool> = [
+            ("end_users", Area::EndUsers),
+            ("administrators", Area::Administrators),
+            ("profiles", Area::Profiles),
+            ("activity", Area::Activity),
+        ]
+        .into_iter()
+        .map(|(k, a)| (k, self.actor.rights.allows(a, Verb::View)))
+        .collect();
+        let base = minijinja::context! {
+            title => title,
+            section => section,
+            me => minijinja::context! { name => self.admin.full_name.clone(), account => self.account_name.clone() },
+            can => can,
+            csrf => self.session.csrf_token.clone(),
+            theme => self.theme.clone(),
+            path => self.path.clone(),
+        };
+        minijinja::context! { ..extra, ..base }
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub(crate) fn check_csrf(&self, given: &str) -> Result<(), ConsoleError> {
+        if constant_time_eq(given.as_bytes(), self.session.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Page(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "The form expired; reload the page and try again.".into(),
+            ))
+        }
+    }
+}
+
+/// The anonymous CSRF token (double-submit cookie) for forms shown before login: the existing
+/// cookie's value, or a new one with the cookie to set.
+pub(crate) fn anonymous_csrf(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    match req.cookie(CSRF_COOKIE) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), None),
+        _ => {
+            let value = random_base62(32);
+            let cookie = Cookie::build(CSRF_COOKIE, value.clone())
+                .path("/console")
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(is_https(req))
+                .finish();
+            (value, Some(cookie))
+        }
+    }
+}
+
+/// Refuses an anonymous form whose token does not match its cookie.
+pub(crate) fn check_anonymous_csrf(req: &HttpRequest, given: &str) -> Result<(), ConsoleError> {
+    match req.cookie(CSRF_COOKIE) {
+        Some(c)
+            if !given.is_empty() && constant_time_eq(c.value().as_bytes(), given.as_bytes()) =>
+        {
+            Ok(())
+        }
+        _ => Err(ConsoleError::Page(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "The form expired; reload the page and try again.".into(),
+        )),
+    }
+}
+
+pub(crate) fn is_https(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
+}
+
+/// The session cookie for `token`.
+pub(crate) fn session_cookie(req: &HttpRequest, token: &str) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token.to_owned())
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(is_https(req))
+        .finish()
+}
+
+/// The context of an anonymous page.
+pub(crate) fn anonymous_page(req: &HttpRequest, title: &str, csrf: &str, extra: Value) -> Value {
+    let base = minijinja::context! { title => title, csrf => csrf, theme => theme_of(req) };
+    minijinja::context! { ..extra, ..base }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ThemeQuery {
+    next: Option<String>,
+}
+
+/// Toggles dark mode (a cookie) and goes back.
+pub(crate) async fn theme(req: HttpRequest, query: web::Query<ThemeQuery>) -> HttpResponse {
+    let next = query
+        .next
+        .as_deref()
+        .filter(|n| n.starts_with("/console") && !n.starts_with("//"))
+        .unwrap_or("/console");
+    let dark = theme_of(&req) != "dark";
+    let mut response = redirect(next);
+    let cookie = Cookie::build(THEME_COOKIE, if dark { "dark" } else { "light" })
+        .path("/console")
+        .same_site(SameSite::Lax)
+        .finish();
+    let _added = response.add_cookie(&cookie);
+    response
+}

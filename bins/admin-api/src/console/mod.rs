@@ -1,0 +1,279 @@
+//! The web console under `/console`: server-rendered pages (minijinja, the same engine as the
+//! e-mails), session cookies, CSRF tokens on every form, no JavaScript.
+//!
+//! Every page authorizes with the same `rights::authorize` as the API; the navigation shows only
+//! the areas the administrator may view.
+
+mod administrators;
+mod auth;
+mod history;
+mod login;
+mod profiles;
+mod register;
+mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::{HttpResponse, ResponseError, web};
+use lanyard_core::{Coded, ErrorCode};
+use lanyard_identity::IdentityError;
+use lanyard_web::ApiError;
+use minijinja::{AutoEscape, Environment, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The page templates, compiled once per worker.
+pub(crate) struct Templates(Environment<'static>);
+
+impl Templates {
+    fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        // Optional values (errors, notices) may be absent from a page's context.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for (name, source) in [
+            ("layout.html", include_str!("../../templates/layout.html")),
+            ("macros.html", include_str!("../../templates/macros.html")),
+            ("message.html", include_str!("../../templates/message.html")),
+            ("login.html", include_str!("../../templates/login.html")),
+            (
+                "register.html",
+                include_str!("../../templates/register.html"),
+            ),
+            (
+                "activate.html",
+                include_str!("../../templates/activate.html"),
+            ),
+            (
+                "dashboard.html",
+                include_str!("../../templates/dashboard.html"),
+            ),
+            ("users.html", include_str!("../../templates/users.html")),
+            (
+                "user_form.html",
+                include_str!("../../templates/user_form.html"),
+            ),
+            (
+                "administrators.html",
+                include_str!("../../templates/administrators.html"),
+            ),
+            ("invite.html", include_str!("../../templates/invite.html")),
+            (
+                "profiles.html",
+                include_str!("../../templates/profiles.html"),
+            ),
+            (
+                "profile_form.html",
+                include_str!("../../templates/profile_form.html"),
+            ),
+            ("history.html", include_str!("../../templates/history.html")),
+        ] {
+            // The templates are part of the binary; one that does not compile is a build bug
+            // caught by every console test.
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "console template does not compile");
+            }
+        }
+        Self(env)
+    }
+
+    fn render(&self, name: &str, ctx: Value) -> Result<HttpResponse, ConsoleError> {
+        self.render_status(StatusCode::OK, name, ctx)
+    }
+
+    fn render_status(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: Value,
+    ) -> Result<HttpResponse, ConsoleError> {
+        let html = self
+            .0
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| {
+                ConsoleError::Internal(ApiError::internal(format!("template {name}: {e}")))
+            })?;
+        Ok(HttpResponse::build(status)
+            .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'self'; script-src 'none'; frame-ancestors 'none'",
+            ))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .insert_header(("Referrer-Policy", "same-origin"))
+            .body(html))
+    }
+}
+
+/// Why a console request did not produce its page.
+#[derive(Debug)]
+pub(crate) enum ConsoleError {
+    /// Not logged in (or the session ended): go to the login page.
+    Login,
+    /// A page-level refusal or absence, shown as a message page.
+    Page(StatusCode, String),
+    /// Anything unexpected.
+    Internal(ApiError),
+}
+
+impl fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Login => f.write_str("login required"),
+            Self::Page(status, message) => write!(f, "{status}: {message}"),
+            Self::Internal(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(err: ApiError) -> Self {
+        match err.code() {
+            ErrorCode::Forbidden => Self::Page(StatusCode::FORBIDDEN, err.message().to_owned()),
+            ErrorCode::NotFound => Self::Page(
+                StatusCode::NOT_FOUND,
+                "This page does not exist or is not yours to see.".into(),
+            ),
+            ErrorCode::Internal => Self::Internal(err),
+            _ => Self::Page(StatusCode::BAD_REQUEST, err.message().to_owned()),
+        }
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Login => StatusCode::SEE_OTHER,
+            Self::Page(status, _) => *status,
+            Self::Internal(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Login => HttpResponse::SeeOther()
+                .insert_header((LOCATION, "/console/login"))
+                .finish(),
+            Self::Page(status, message) => {
+                let heading = match *status {
+                    StatusCode::FORBIDDEN => "Not allowed",
+                    StatusCode::NOT_FOUND => "Not found",
+                    _ => "Cannot do that",
+                };
+                let page = Templates::new().render_status(
+                    *status,
+                    "message.html",
+                    minijinja::context! { title => heading, heading => heading, message => message, error => true,
+                        link => "/console", link_text => "Back to the dashboard", theme => "" },
+                );
+                page.unwrap_or_else(|e| HttpResponse::build(*status).body(e.to_string()))
+            }
+            Self::Internal(e) => e.error_response(),
+        }
+    }
+}
+
+/// Splits a domain error into field errors (shown next to the field) and a general message.
+pub(crate) fn form_errors(
+    err: &ApiError,
+    identity: Option<&IdentityError>,
+) -> (BTreeMap<String, String>, Option<String>) {
+    let mut fields = BTreeMap::new();
+    if let Some(IdentityError::Invalid { field, rule }) = identity {
+        fields.insert((*field).to_owned(), rule.clone());
+        return (fields, None);
+    }
+    (fields, Some(err.message().to_owned()))
+}
+
+/// Runs a domain call for a form: `Ok(Ok(v))` success, `Ok(Err((fields, message)))` an error to
+/// show on the form, `Err` anything unexpected.
+pub(crate) async fn form_call<T, F>(
+    state: &lanyard_web::AppState,
+    f: F,
+) -> Result<Result<T, (BTreeMap<String, String>, Option<String>)>, ConsoleError>
+where
+    F: FnOnce(
+            &mut lanyard_store::DbConnection,
+            &dyn lanyard_core::Clock,
+        ) -> Result<T, IdentityError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    let outcome = state
+        .db(move |conn, clock| Ok::<_, IdentityError>(f(conn, clock)))
+        .await?;
+    match outcome {
+        Ok(v) => Ok(Ok(v)),
+        Err(err) if err.code() == ErrorCode::Internal => {
+            Err(ConsoleError::Internal(ApiError::from(err)))
+        }
+        Err(err) if err.code() == ErrorCode::Forbidden => Err(ConsoleError::Page(
+            StatusCode::FORBIDDEN,
+            err.public_message(),
+        )),
+        Err(err) => {
+            let api = ApiError::new(err.code(), err.public_message());
+            Ok(Err(form_errors(&api, Some(&err))))
+        }
+    }
+}
+
+pub(crate) fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, to.to_owned()))
+        .finish()
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../templates/console.css"))
+}
+
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "image/svg+xml"))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(include_str!("../../templates/favicon.svg"))
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(Templates::new()));
+    cfg.service(
+        web::scope("/console")
+            .route("", web::get().to(users::dashboard))
+            .route("/", web::get().to(users::dashboard))
+            .route("/static/console.css", web::get().to(css))
+            .route("/static/favicon.svg", web::get().to(favicon))
+            .route("/theme", web::get().to(auth::theme))
+            .route("/login", web::get().to(login::form))
+            .route("/login", web::post().to(login::submit))
+            .route("/logout", web::post().to(login::logout))
+            .route("/register", web::get().to(register::form))
+            .route("/register", web::post().to(register::submit))
+            .route("/activate", web::get().to(register::activate_form))
+            .route("/activate", web::post().to(register::activate))
+            .route("/users", web::get().to(users::list))
+            .route("/users/new", web::get().to(users::new_form))
+            .route("/users/new", web::post().to(users::create))
+            .route("/users/report.csv", web::get().to(users::report))
+            .route("/administrators", web::get().to(administrators::list))
+            .route(
+                "/administrators/invite",
+                web::get().to(administrators::invite_form),
+            )
+            .route(
+                "/administrators/invite",
+                web::post().to(administrators::invite),
+            )
+            .route("/profiles", web::get().to(profiles::list))
+            .route("/profiles/new", web::get().to(profiles::new_form))
+            .route("/profiles/new", web::post().to(profiles::create))
+            .route("/history", web::get().to(history::list))
+            .route("/history/export.xlsx", web::get().to(history::export)),
+    );
+}

@@ -1,0 +1,182 @@
+"""The console end to end in a real browser: an administrator is invited, registers, activates,
+logs in, creates a profile with limited rights, invites a second administrator with it, and that
+administrator is refused what the profile forbids. The account history shows it all and its .xlsx
+export opens in openpyxl (a reader Lanyard did not write)."""
+
+import io
+import re
+import time
+import urllib.request
+
+import openpyxl
+from selenium.webdriver.common.by import By
+from selenium.common.exceptions import WebDriverException
+
+from conftest import screenshot
+
+PASSWORD = "correct horse battery staple"
+
+
+def fill(driver, **fields):
+    for name, value in fields.items():
+        element = driver.find_element(By.NAME, name)
+        element.clear()
+        element.send_keys(value)
+
+
+def wait_for_new_page(old, timeout=15):
+    """Waits until `old` (the previous page's root element) is gone from the document."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            old.tag_name
+        except WebDriverException:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the page did not change")
+
+
+def submit(driver, form_action=None):
+    """Submits the page's form and waits until the next page has replaced it."""
+    selector = f"form[action='{form_action}'] button[type=submit]" if form_action else "main form button[type=submit]"
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    wait_for_new_page(old)
+
+
+def register_and_activate(lanyard, driver, address, name):
+    body = lanyard.wait_mail(address)
+    link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
+    driver.get(link)
+    assert driver.find_element(By.NAME, "code").get_attribute("value")
+    fill(driver, email=address, fullName=name, password=PASSWORD, password2=PASSWORD)
+    submit(driver)
+    assert "Activate" in driver.title, driver.page_source
+    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail(address)).group(1)
+    fill(driver, email=address, code=code)
+    submit(driver)
+    assert "Your account is active" in driver.page_source
+
+
+def log_in(lanyard, driver, address):
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email=address, password=PASSWORD)
+    submit(driver)
+    assert "Dashboard" in driver.title, driver.page_source
+
+
+def log_out(driver):
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/console/logout'] button").click()
+    wait_for_new_page(old)
+    assert "Log in" in driver.title
+
+
+def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids(lanyard, browser):
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Acme", "--email", "contact@acme.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "ann@acme.example")
+
+    register_and_activate(lanyard, driver, "ann@acme.example", "Ann Admin")
+    screenshot(driver, f"{lanyard.backend}-01-login")
+    # A wrong password is refused on the form.
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="ann@acme.example", password="not the password at all")
+    submit(driver)
+    assert "not correct" in driver.page_source
+    log_in(lanyard, driver, "ann@acme.example")
+    screenshot(driver, f"{lanyard.backend}-02-dashboard")
+
+    # A profile that may only view end users.
+    driver.get(lanyard.url + "/console/profiles/new")
+    fill(driver, name="Helpdesk")
+    driver.find_element(By.ID, "r_end_users_view").click()
+    screenshot(driver, f"{lanyard.backend}-03-profile-form")
+    submit(driver)
+    assert "Profiles" in driver.title, (driver.current_url, driver.find_element(By.ID, "name").get_attribute("value"))
+    assert "Helpdesk" in driver.page_source and "End users: view" in driver.page_source
+
+    # An end user, so the list has something to show.
+    driver.get(lanyard.url + "/console/users/new")
+    fill(driver, userId="alice", fullName="Alice Example", email="alice@localhost")
+    submit(driver)
+    assert driver.find_element(By.ID, "email-error").text, "the field error is shown next to the field"
+    fill(driver, email="alice@acme.example")
+    submit(driver)
+    assert "alice@acme.example" in driver.page_source
+    screenshot(driver, f"{lanyard.backend}-04-users")
+
+    # Invite Bob with the Helpdesk profile.
+    driver.get(lanyard.url + "/console/administrators/invite")
+    fill(driver, email="bob@acme.example")
+    for option in driver.find_elements(By.CSS_SELECTOR, "#profile option"):
+        if option.text == "Helpdesk":
+            option.click()
+    submit(driver)
+    assert "Invitation sent to bob@acme.example" in driver.page_source
+    driver.get(lanyard.url + "/console/administrators")
+    assert "bob@acme.example" in driver.page_source and "Invited" in driver.page_source
+    screenshot(driver, f"{lanyard.backend}-05-administrators")
+    log_out(driver)
+
+    register_and_activate(lanyard, driver, "bob@acme.example", "Bob Builder")
+    log_in(lanyard, driver, "bob@acme.example")
+    nav = driver.find_element(By.CSS_SELECTOR, "nav").text
+    assert "End users" in nav and "Administrators" not in nav and "Profiles" not in nav
+    driver.get(lanyard.url + "/console/users")
+    assert "alice@acme.example" in driver.page_source
+    assert "Add end user" not in driver.page_source
+    for forbidden in ["/console/users/new", "/console/administrators", "/console/profiles/new", "/console/history"]:
+        driver.get(lanyard.url + forbidden)
+        assert "Not allowed" in driver.title, (forbidden, driver.page_source)
+    screenshot(driver, f"{lanyard.backend}-06-refused")
+    driver.get(lanyard.url + "/console")
+    log_out(driver)
+
+    # Ann sees every change in the account history, and exports it.
+    log_in(lanyard, driver, "ann@acme.example")
+    driver.get(lanyard.url + "/console/history")
+    page = driver.page_source
+    for action in ["Profile created: Helpdesk", "Administrator invited: bob@acme.example",
+                   "End user created: alice", "Administrator activated: bob@acme.example", "Logged out"]:
+        assert action in page, action
+    screenshot(driver, f"{lanyard.backend}-07-history")
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    request = urllib.request.Request(lanyard.url + "/console/history/export.xlsx", headers={"Cookie": cookies})
+    with urllib.request.urlopen(request) as response:
+        workbook = openpyxl.load_workbook(io.BytesIO(response.read()))
+    sheet = workbook["Account History"]
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    header_at = next(i for i, row in enumerate(rows) if row[:4] == ["Time Stamp", "Page", "Action", "Performed By"])
+    actions = [row[2] for row in rows[header_at + 1:]]
+    assert "Profile created: Helpdesk" in actions
+    assert any(a.startswith("Administrator invited: bob@acme.example") for a in actions)
+
+    # Dark mode and the absence of JavaScript errors.
+    driver.get(lanyard.url + "/console")
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.LINK_TEXT, "Dark mode").click()
+    wait_for_new_page(old)
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("class") == "dark"
+    screenshot(driver, f"{lanyard.backend}-08-dark")
+    # Refused pages (403), a refused login (401) and forms sent back with field errors (422)
+    # answer so on purpose; anything else logged as severe (a script error, a resource that
+    # failed to load) is a defect.
+    intended = ("status of 401", "status of 403", "status of 422")
+    severe = [
+        entry for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+        and not (entry["source"] == "network" and any(s in entry["message"] for s in intended))
+    ]
+    assert not severe, severe
+
+
+def test_forms_without_a_valid_csrf_token_are_refused(lanyard):
+    data = b"csrf=forged&email=x%40y.example&password=whatever"
+    request = urllib.request.Request(lanyard.url + "/console/login", data=data, method="POST")
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("a forged login form was accepted")
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        assert refused.code == 403
