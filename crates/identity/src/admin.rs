@@ -386,14 +386,13 @@ pub fn invite(
             .execute(conn)?;
         let account_row = account::get(conn, account)?;
         if let Some(email) = email {
-            let chain = account::ancestors(conn, account)?;
-            lanyard_mail::templates::send(
+            send_mail(
                 conn,
                 clock,
-                &links.mail_domain,
-                &chain,
+                links,
+                account,
                 "admin_invitation",
-                email,
+                email.as_str(),
                 minijinja::context! {
                     account_name => account_row.name,
                     inviter_name => actor.name.clone(),
@@ -401,8 +400,7 @@ pub fn invite(
                     code => code.clone(),
                     expires => expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
                 },
-            )
-            .map_err(mail_error)?;
+            )?;
         }
         let what = match email {
             Some(e) => format!("Administrator invited: {e}"),
@@ -415,6 +413,24 @@ pub fn invite(
             expires_at,
         })
     })
+}
+
+/// Renders `template` as `account` (or its nearest ancestor) has it and enqueues it to `to`, in
+/// the caller's transaction.
+fn send_mail(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    account: &AccountId,
+    template: &str,
+    to: &str,
+    vars: minijinja::Value,
+) -> Result<()> {
+    let chain = account::ancestors(conn, account)?;
+    let to = Email::parse(to).map_err(|e| IdentityError::Inconsistent(e.to_string()))?;
+    lanyard_mail::templates::send(conn, clock, &links.mail_domain, &chain, template, &to, vars)
+        .map_err(mail_error)?;
+    Ok(())
 }
 
 fn mail_error(e: lanyard_mail::MailError) -> IdentityError {
@@ -769,24 +785,20 @@ pub fn send_activation(
         None,
         &code,
     )?;
-    let chain = account::ancestors(conn, &admin.account)?;
-    let email =
-        Email::parse(&admin.email).map_err(|e| IdentityError::Inconsistent(e.to_string()))?;
-    lanyard_mail::templates::send(
+    send_mail(
         conn,
         clock,
-        &links.mail_domain,
-        &chain,
+        links,
+        &admin.account,
         "admin_activation",
-        &email,
+        &admin.email,
         minijinja::context! {
             name => admin.full_name,
             code => code,
             link => format!("{}/console/activate", links.console),
             expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
         },
-    )
-    .map_err(mail_error)?;
+    )?;
     Ok(())
 }
 
@@ -997,23 +1009,19 @@ pub fn request_password_reset(
             None,
             &secret,
         )?;
-        let chain = account::ancestors(conn, &admin.account)?;
-        let to =
-            Email::parse(&admin.email).map_err(|e| IdentityError::Inconsistent(e.to_string()))?;
-        lanyard_mail::templates::send(
+        send_mail(
             conn,
             clock,
-            &links.mail_domain,
-            &chain,
+            links,
+            &admin.account,
             "password_reset",
-            &to,
+            &admin.email,
             minijinja::context! {
                 name => admin.full_name,
                 link => format!("{}/console/reset-password?token={secret}", links.console),
                 expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
             },
-        )
-        .map_err(mail_error)?;
+        )?;
         Ok(())
     })
 }
@@ -1077,21 +1085,19 @@ pub fn request_email_change(
             Some(&lowered),
             &secret,
         )?;
-        let chain = account::ancestors(conn, &admin.account)?;
-        lanyard_mail::templates::send(
+        send_mail(
             conn,
             clock,
-            &links.mail_domain,
-            &chain,
+            links,
+            &admin.account,
             "email_change",
-            new_email,
+            new_email.as_str(),
             minijinja::context! {
                 name => admin.full_name,
                 link => format!("{}/console/confirm-email?token={secret}", links.console),
                 expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
             },
-        )
-        .map_err(mail_error)?;
+        )?;
         Ok(())
     })
 }
