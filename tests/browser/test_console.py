@@ -180,3 +180,49 @@ def test_forms_without_a_valid_csrf_token_are_refused(lanyard):
     except urllib.error.HTTPError as refused:
         refused.close()
         assert refused.code == 403
+
+
+def test_forgotten_password_and_login_email_change(lanyard, browser):
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Globex", "--email", "contact@globex.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "carol@globex.example")
+    register_and_activate(lanyard, driver, "carol@globex.example", "Carol Chief")
+
+    driver.get(lanyard.url + "/console/login")
+    driver.find_element(By.LINK_TEXT, "Forgot your password?").click()
+    fill(driver, email="carol@globex.example")
+    submit(driver)
+    assert "Check your e-mail" in driver.page_source
+    link = re.search(r"(http://\S+/console/reset-password\?token=\w+)", lanyard.wait_mail("carol@globex.example")).group(1)
+    driver.get(link)
+    new_password = "a completely different sentence"
+    fill(driver, password=new_password, password2=new_password)
+    submit(driver)
+    assert "Password changed" in driver.page_source
+    driver.get(link)
+    fill(driver, password=new_password, password2=new_password)
+    submit(driver)
+    assert "expired or been used" in driver.page_source, "a reset link works once"
+
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="carol@globex.example", password=new_password)
+    submit(driver)
+    assert "Dashboard" in driver.title
+
+    driver.get(lanyard.url + "/console/me")
+    fill(driver, currentPassword="wrong wrong wrong", newPassword=PASSWORD, newPassword2=PASSWORD)
+    submit(driver, "/console/me/password")
+    assert driver.find_element(By.ID, "currentPassword-error").text == "is not correct"
+    fill(driver, newEmail="carol.chief@globex.example")
+    submit(driver, "/console/me/email")
+    assert "confirmation link is on its way" in driver.page_source
+    screenshot(driver, f"{lanyard.backend}-09-my-profile")
+    link = re.search(r"(http://\S+/console/confirm-email\?token=\w+)", lanyard.wait_mail("carol.chief@globex.example")).group(1)
+    driver.get(link)
+    assert "Your login is now carol.chief@globex.example" in driver.page_source
+    driver.get(lanyard.url + "/console")
+    log_out(driver)
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="carol.chief@globex.example", password=new_password)
+    submit(driver)
+    assert "Dashboard" in driver.title

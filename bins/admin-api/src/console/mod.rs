@@ -8,6 +8,7 @@ mod administrators;
 mod auth;
 mod history;
 mod login;
+mod password;
 mod profiles;
 mod register;
 mod users;
@@ -67,6 +68,9 @@ impl Templates {
                 include_str!("../../templates/profile_form.html"),
             ),
             ("history.html", include_str!("../../templates/history.html")),
+            ("forgot.html", include_str!("../../templates/forgot.html")),
+            ("reset.html", include_str!("../../templates/reset.html")),
+            ("me.html", include_str!("../../templates/me.html")),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -257,6 +261,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/register", web::post().to(register::submit))
             .route("/activate", web::get().to(register::activate_form))
             .route("/activate", web::post().to(register::activate))
+            .route("/forgot-password", web::get().to(password::forgot_form))
+            .route("/forgot-password", web::post().to(password::forgot))
+            .route("/reset-password", web::get().to(password::reset_form))
+            .route("/reset-password", web::post().to(password::reset))
+            .route("/confirm-email", web::get().to(password::confirm_email))
+            .route("/me", web::get().to(password::me))
+            .route("/me/password", web::post().to(password::change_password))
+            .route("/me/email", web::post().to(password::change_email))
             .route("/users", web::get().to(users::list))
             .route("/users/new", web::get().to(users::new_form))
             .route("/users/new", web::post().to(users::create))
