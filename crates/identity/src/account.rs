@@ -50,6 +50,46 @@ pub enum AccountStatus {
     Activated,
     /// Disabled by its parent.
     Disabled,
+    /// Deleted (irreversible): hidden from lists, nobody can log in or use its tokens.
+    Deleted,
+}
+
+/// What may be done to an account (STid "Customer accounts": allowed actions by status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAction {
+    /// Change its details.
+    Modify,
+    /// Disable it.
+    Disable,
+    /// Delete it.
+    Delete,
+    /// Reactivate a disabled account.
+    Reactivate,
+}
+
+impl AccountStatus {
+    /// The STid table: modify and delete in every status; disable only when activated;
+    /// reactivate only when disabled; nothing once deleted.
+    pub const fn allows(self, action: AccountAction) -> bool {
+        matches!(
+            (self, action),
+            (
+                Self::Created | Self::Activated | Self::Disabled,
+                AccountAction::Modify | AccountAction::Delete
+            ) | (Self::Activated, AccountAction::Disable)
+                | (Self::Disabled, AccountAction::Reactivate)
+        )
+    }
+
+    /// Label in lists.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Created => "Created",
+            Self::Activated => "Activated",
+            Self::Disabled => "Disabled",
+            Self::Deleted => "Deleted",
+        }
+    }
 }
 
 impl AccountStatus {
@@ -59,6 +99,7 @@ impl AccountStatus {
             Self::Created => "created",
             Self::Activated => "activated",
             Self::Disabled => "disabled",
+            Self::Deleted => "deleted",
         }
     }
 
@@ -67,6 +108,7 @@ impl AccountStatus {
             "created" => Ok(Self::Created),
             "activated" => Ok(Self::Activated),
             "disabled" => Ok(Self::Disabled),
+            "deleted" => Ok(Self::Deleted),
             other => Err(IdentityError::Inconsistent(format!(
                 "unknown account status {other:?}"
             ))),
@@ -97,7 +139,7 @@ pub struct Account {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = accounts)]
-struct AccountRow {
+pub(crate) struct AccountRow {
     id: String,
     oid: String,
     kind: String,
@@ -302,4 +344,29 @@ pub fn ancestors(conn: &mut DbConnection, account: &AccountId) -> Result<Vec<Acc
         chain.push(id);
     }
     Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The STid table of allowed actions, row by row.
+    #[test]
+    fn allowed_actions_by_status() {
+        use AccountAction::*;
+        let table = [
+            (AccountStatus::Activated, [true, true, true, false]),
+            (AccountStatus::Created, [true, false, true, false]),
+            (AccountStatus::Disabled, [true, false, true, true]),
+            (AccountStatus::Deleted, [false, false, false, false]),
+        ];
+        for (status, expected) in table {
+            for (action, allowed) in [Modify, Disable, Delete, Reactivate]
+                .into_iter()
+                .zip(expected)
+            {
+                assert_eq!(status.allows(action), allowed, "{status:?} {action:?}");
+            }
+        }
+    }
 }

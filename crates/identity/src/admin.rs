@@ -828,6 +828,16 @@ pub fn activate(
                 administrators::updated_at.eq(clock.now().naive_utc()),
             ))
             .execute(conn)?;
+        // The first administrator to activate brings a new account to life.
+        diesel::update(
+            lanyard_store::schema::accounts::table
+                .filter(lanyard_store::schema::accounts::id.eq(admin.account.as_str()))
+                .filter(
+                    lanyard_store::schema::accounts::status.eq(AccountStatus::Created.as_str()),
+                ),
+        )
+        .set(lanyard_store::schema::accounts::status.eq(AccountStatus::Activated.as_str()))
+        .execute(conn)?;
         history::record(
             conn,
             clock,
@@ -917,7 +927,10 @@ pub fn login(
             ));
         }
     }
-    if account::get(conn, &admin.account)?.status == AccountStatus::Disabled {
+    if matches!(
+        account::get(conn, &admin.account)?.status,
+        AccountStatus::Disabled | AccountStatus::Deleted
+    ) {
         return Err(IdentityError::NotAllowed("this account is disabled".into()));
     }
     throttle::clear(conn, &by_name)?;

@@ -115,9 +115,12 @@ pub fn authenticate(
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
+    // A token of a disabled or deleted account stops working with its account.
     let found: Option<(String, String, String, Option<NaiveDateTime>)> = api_tokens::table
+        .inner_join(accounts::table)
         .filter(api_tokens::token_hash.eq(hash_token(presented)))
         .filter(api_tokens::revoked_at.is_null())
+        .filter(accounts::status.eq_any(["created", "activated"]))
         .select((
             api_tokens::id,
             api_tokens::name,

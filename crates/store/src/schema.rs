@@ -368,6 +368,54 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Company and contact details of customer accounts.
+    account_details (account_id) {
+        /// The account.
+        account_id -> Text,
+        /// Registration number.
+        registration_number -> Nullable<Text>,
+        /// VAT identification.
+        vat_number -> Nullable<Text>,
+        /// EORI number.
+        eori_number -> Nullable<Text>,
+        /// CEO or manager.
+        manager -> Text,
+        /// Founding date (as entered).
+        founding_date -> Nullable<Text>,
+        /// Capital (as entered).
+        capital -> Nullable<Text>,
+        /// Company profile.
+        company_profile -> Nullable<Text>,
+        /// City.
+        city -> Text,
+        /// Street address.
+        street -> Text,
+        /// Zip code.
+        zip -> Text,
+        /// Country.
+        country -> Text,
+        /// Website.
+        website -> Nullable<Text>,
+        /// Contact's title (Mr, Mrs, ...).
+        contact_title -> Text,
+        /// Contact's first name.
+        contact_first_name -> Text,
+        /// Contact's last name.
+        contact_last_name -> Text,
+        /// Contact's job title.
+        contact_job_title -> Text,
+        /// Contact's phone.
+        contact_phone -> Nullable<Text>,
+        /// Contact's mobile.
+        contact_mobile -> Nullable<Text>,
+        /// Lower-cased searchable text.
+        search_text -> Text,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The account history (append-only).
     account_history (id) {
         /// Internal id.
@@ -391,6 +439,7 @@ diesel::table! {
 
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(end_users -> accounts (account_id));
+diesel::joinable!(account_details -> accounts (account_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
 diesel::joinable!(administrators -> profiles (profile_id));
 diesel::joinable!(administrators -> accounts (account_id));
@@ -416,4 +465,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     account_history,
     mail_templates,
+    account_details,
 );

@@ -11,7 +11,7 @@ use lanyard_core::secret::constant_time_eq;
 use lanyard_identity::admin::{self, AdminStatus, Administrator};
 use lanyard_identity::rights::{Actor, Area, Verb};
 use lanyard_identity::session::{self, Session, Stage};
-use lanyard_identity::{IdentityError, account};
+use lanyard_identity::{AccountStatus, IdentityError, account};
 use lanyard_web::AppState;
 use minijinja::Value;
 use std::collections::BTreeMap;
@@ -61,9 +61,15 @@ impl FromRequest for Console {
                     if session.stage != Stage::Complete || admin.status != AdminStatus::Active {
                         return Ok(None);
                     }
+                    let account = account::get(conn, &admin.account)?;
+                    if matches!(
+                        account.status,
+                        AccountStatus::Disabled | AccountStatus::Deleted
+                    ) {
+                        return Ok(None);
+                    }
                     let actor = admin::actor(conn, &admin.id)?;
-                    let account_name = account::get(conn, &admin.account)?.name;
-                    Ok(Some((session, admin, actor, account_name)))
+                    Ok(Some((session, admin, actor, account.name)))
                 })
                 .await?;
             let (session, admin, actor, account_name) = found.ok_or(ConsoleError::Login)?;
