@@ -226,3 +226,46 @@ def test_forgotten_password_and_login_email_change(lanyard, browser):
     fill(driver, email="carol.chief@globex.example", password=new_password)
     submit(driver)
     assert "Dashboard" in driver.title
+
+
+def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, browser):
+    driver = browser
+    dist = lanyard.cli("org", "create", "--kind", "distributor", "--name", "Resale Ltd", "--email", "office@resale.example")
+    lanyard.cli("admin", "invite", "--account", dist, "--email", "dave@resale.example")
+    register_and_activate(lanyard, driver, "dave@resale.example", "Dave Distributor")
+    log_in(lanyard, driver, "dave@resale.example")
+    driver.find_element(By.LINK_TEXT, "Customer accounts").click()
+    driver.find_element(By.LINK_TEXT, "Add a customer account").click()
+    fields = dict(name="Initech", mainEmail="it@initech.example", manager="Bill Lumbergh", street="1 Main St",
+                  city="Austin", country="USA", contactTitle="Mr", contactFirstName="Peter",
+                  contactLastName="Gibbons", contactJobTitle="Engineer")
+    fill(driver, **fields)
+    submit(driver)
+    assert driver.find_element(By.ID, "zip-error").text == "is required", "a missing required field is named"
+    fill(driver, zip="73301")
+    submit(driver)
+    assert driver.find_element(By.ID, "account-status").text == "Created"
+    assert not driver.find_elements(By.ID, "action-disable"), "a Created account cannot be disabled"
+    screenshot(driver, f"{lanyard.backend}-10-customer-account")
+
+    # Its main e-mail was invited; once that administrator activates, the account is Activated.
+    register_and_activate(lanyard, driver, "it@initech.example", "Peter Gibbons")
+    log_in(lanyard, driver, "dave@resale.example")
+    driver.get(lanyard.url + "/console/accounts")
+    driver.find_element(By.LINK_TEXT, "Initech").click()
+    assert driver.find_element(By.ID, "account-status").text == "Activated"
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "action-disable").click()
+    wait_for_new_page(old)
+    assert driver.find_element(By.ID, "account-status").text == "Disabled"
+    assert "has been disabled" in lanyard.wait_mail("it@initech.example")
+    assert driver.find_elements(By.ID, "action-reactivate") and not driver.find_elements(By.ID, "action-disable")
+
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    request = urllib.request.Request(lanyard.url + "/console/accounts/export.xlsx", headers={"Cookie": cookies})
+    with urllib.request.urlopen(request) as response:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.read()))["Customer Accounts"]
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    header = ["Company Name", "Profile", "First Name", "Last Name", "Status", "Number of Credits"]
+    at = rows.index(header)
+    assert rows[at + 1][:5] == ["Initech", "End Customer", "Peter", "Gibbons", "Disabled"]

@@ -11,7 +11,7 @@ use lanyard_core::secret::constant_time_eq;
 use lanyard_identity::admin::{self, AdminStatus, Administrator};
 use lanyard_identity::rights::{Actor, Area, Verb};
 use lanyard_identity::session::{self, Session, Stage};
-use lanyard_identity::{AccountStatus, IdentityError, account};
+use lanyard_identity::{AccountKind, AccountStatus, IdentityError, account};
 use lanyard_web::AppState;
 use minijinja::Value;
 use std::collections::BTreeMap;
@@ -27,6 +27,7 @@ pub(crate) struct Console {
     pub(crate) actor: Actor,
     pub(crate) session: Session,
     pub(crate) account_name: String,
+    pub(crate) account_kind: AccountKind,
     pub(crate) theme: String,
     pub(crate) path: String,
 }
@@ -69,15 +70,17 @@ impl FromRequest for Console {
                         return Ok(None);
                     }
                     let actor = admin::actor(conn, &admin.id)?;
-                    Ok(Some((session, admin, actor, account.name)))
+                    Ok(Some((session, admin, actor, account.name, account.kind)))
                 })
                 .await?;
-            let (session, admin, actor, account_name) = found.ok_or(ConsoleError::Login)?;
+            let (session, admin, actor, account_name, account_kind) =
+                found.ok_or(ConsoleError::Login)?;
             Ok(Self {
                 admin,
                 actor,
                 session,
                 account_name,
+                account_kind,
                 theme,
                 path,
             })
@@ -88,7 +91,7 @@ impl FromRequest for Console {
 impl Console {
     /// The context every logged-in page gets, plus `extra`.
     pub(crate) fn page(&self, title: &str, section: &str, extra: Value) -> Value {
-        let can: BTreeMap<&str, bool> = [
+        let mut can: BTreeMap<&str, bool> = [
             ("end_users", Area::EndUsers),
             ("administrators", Area::Administrators),
             ("profiles", Area::Profiles),
@@ -97,6 +100,11 @@ impl Console {
         .into_iter()
         .map(|(k, a)| (k, self.actor.rights.allows(a, Verb::View)))
         .collect();
+        can.insert(
+            "customer_accounts",
+            self.account_kind != AccountKind::Organization
+                && self.actor.rights.allows(Area::CustomerAccounts, Verb::View),
+        );
         let base = minijinja::context! {
             title => title,
             section => section,

@@ -4,6 +4,7 @@
 //! Every page authorizes with the same `rights::authorize` as the API; the navigation shows only
 //! the areas the administrator may view.
 
+mod accounts;
 mod administrators;
 mod auth;
 mod history;
@@ -71,6 +72,15 @@ impl Templates {
             ("forgot.html", include_str!("../../templates/forgot.html")),
             ("reset.html", include_str!("../../templates/reset.html")),
             ("me.html", include_str!("../../templates/me.html")),
+            (
+                "accounts.html",
+                include_str!("../../templates/accounts.html"),
+            ),
+            (
+                "account_form.html",
+                include_str!("../../templates/account_form.html"),
+            ),
+            ("account.html", include_str!("../../templates/account.html")),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -285,6 +295,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/profiles", web::get().to(profiles::list))
             .route("/profiles/new", web::get().to(profiles::new_form))
             .route("/profiles/new", web::post().to(profiles::create))
+            .route("/accounts", web::get().to(accounts::list))
+            .route("/accounts/new", web::get().to(accounts::new_form))
+            .route("/accounts/new", web::post().to(accounts::create))
+            .route("/accounts/export.xlsx", web::get().to(accounts::export))
+            .route("/accounts/{oid}", web::get().to(accounts::show))
+            .route("/accounts/{oid}/{action}", web::post().to(accounts::act))
             .route("/history", web::get().to(history::list))
             .route("/history/export.xlsx", web::get().to(history::export)),
     );

@@ -1,0 +1,355 @@
+//! Customer accounts of distributors (and of the platform).
+
+use super::auth::Console;
+use super::{ConsoleError, Templates, form_call, redirect};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::{HttpResponse, web};
+use lanyard_core::{Email, Oid, PageRequest};
+use lanyard_identity::account::AccountAction;
+use lanyard_identity::customer::{self, Customer, DetailsInput, Sort};
+use lanyard_identity::rights::{Area, Verb};
+use lanyard_identity::{AccountKind, IdentityError};
+use lanyard_reports::xlsx::XlsxTable;
+use lanyard_web::AppState;
+use std::collections::BTreeMap;
+
+const PAGE: i64 = 20;
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    start: Option<i64>,
+}
+
+fn sort_of(s: &str) -> Sort {
+    match s {
+        "status" => Sort::Status,
+        "newest" => Sort::Newest,
+        _ => Sort::Name,
+    }
+}
+
+fn profile_label(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Distributor => "Reseller",
+        _ => "End Customer",
+    }
+}
+
+fn row(c: &Customer) -> minijinja::Value {
+    minijinja::context! {
+        oid => c.account.oid.to_string(), name => c.account.name.clone(), profile => profile_label(c.account.kind),
+        first_name => c.details.contact_first_name.clone(), last_name => c.details.contact_last_name.clone(),
+        status => c.account.status.label(),
+    }
+}
+
+pub(crate) async fn list(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let page = PageRequest::new(query.start, Some(PAGE), Some(query.q.clone()))
+        .map_err(|e| ConsoleError::Page(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let start = page.start;
+    let (c, sort) = (console.clone(), sort_of(&query.sort));
+    let found = state
+        .db(move |conn, _| customer::list(conn, &c.actor, sort, &page))
+        .await?;
+    let shown = found.data.len() as i64;
+    let ctx = console.page("Customer accounts", "accounts", minijinja::context! {
+        accounts => found.data.iter().map(row).collect::<Vec<_>>(), q => query.q.clone(), sort => query.sort.clone(),
+        total => found.records_total, filtered => found.records_filtered,
+        prev_start => (start > 0).then(|| (start - PAGE).max(0)),
+        next_start => (start + shown < found.records_filtered).then_some(start + PAGE),
+        can_create => console.actor.rights.allows(Area::CustomerAccounts, Verb::Create),
+    });
+    templates.render("accounts.html", ctx)
+}
+
+pub(crate) async fn export(
+    console: Console,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (c, sort, q) = (console.clone(), sort_of(&query.sort), query.q.clone());
+    let bytes = state
+        .db(move |conn, clock| {
+            let mut out = XlsxTable::new(
+                "Customer Accounts",
+                &[
+                    "Customer Accounts".to_owned(),
+                    c.account_name.clone(),
+                    format!("Exported {}", clock.now().format("%Y-%m-%d %H:%M UTC")),
+                ],
+                &[
+                    "Company Name",
+                    "Profile",
+                    "First Name",
+                    "Last Name",
+                    "Status",
+                    "Number of Credits",
+                ],
+            )
+            .map_err(|e| IdentityError::Inconsistent(e.to_string()))?;
+            let mut page = PageRequest::new(Some(0), Some(1_000), Some(q))
+                .map_err(|e| IdentityError::Inconsistent(e.to_string()))?;
+            loop {
+                let batch = customer::list(conn, &c.actor, sort, &page)?;
+                for cu in &batch.data {
+                    // Credits arrive with the credits work; the column is kept so the layout
+                    // matches the STid export.
+                    out.row([
+                        cu.account.name.as_str(),
+                        profile_label(cu.account.kind),
+                        &cu.details.contact_first_name,
+                        &cu.details.contact_last_name,
+                        cu.account.status.label(),
+                        "",
+                    ])
+                    .map_err(|e| IdentityError::Inconsistent(e.to_string()))?;
+                }
+                page.start += batch.data.len() as i64;
+                if batch.data.is_empty() || page.start >= batch.records_filtered {
+                    break;
+                }
+            }
+            out.finish()
+                .map_err(|e| IdentityError::Inconsistent(e.to_string()))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            CONTENT_DISPOSITION,
+            "attachment; filename=\"customer-accounts.xlsx\"",
+        ))
+        .body(bytes))
+}
+
+pub(crate) async fn new_form(
+    console: Console,
+    templates: web::Data<Templates>,
+) -> Result<HttpResponse, ConsoleError> {
+    if !console
+        .actor
+        .rights
+        .allows(Area::CustomerAccounts, Verb::Create)
+    {
+        return Err(ConsoleError::Page(
+            StatusCode::FORBIDDEN,
+            "your profile does not allow create in Customer accounts".into(),
+        ));
+    }
+    let ctx = console.page(
+        "Add a customer account",
+        "accounts",
+        minijinja::context! { form => BTreeMap::<String, String>::new() },
+    );
+    templates.render("account_form.html", ctx)
+}
+
+fn details_input(form: &BTreeMap<String, String>) -> DetailsInput {
+    let get = |k: &str| form.get(k).cloned();
+    DetailsInput {
+        registration_number: get("registrationNumber"),
+        vat_number: get("vatNumber"),
+        eori_number: get("eoriNumber"),
+        manager: get("manager"),
+        founding_date: get("foundingDate"),
+        capital: get("capital"),
+        company_profile: get("companyProfile"),
+        city: get("city"),
+        street: get("street"),
+        zip: get("zip"),
+        country: get("country"),
+        website: get("website"),
+        contact_title: get("contactTitle"),
+        contact_first_name: get("contactFirstName"),
+        contact_last_name: get("contactLastName"),
+        contact_job_title: get("contactJobTitle"),
+        contact_phone: get("contactPhone"),
+        contact_mobile: get("contactMobile"),
+    }
+}
+
+pub(crate) async fn create(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let kind = if form.get("kind").map(String::as_str) == Some("distributor") {
+        AccountKind::Distributor
+    } else {
+        AccountKind::Organization
+    };
+    let name = form.get("name").cloned().unwrap_or_default();
+    let mut errors = BTreeMap::new();
+    let email = Email::parse(
+        form.get("mainEmail")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| errors.insert("mainEmail".to_owned(), e.to_string()))
+    .ok();
+    let details = match details_input(&form).parse() {
+        Ok(d) => Some(d),
+        Err(IdentityError::Invalid { field, rule }) => {
+            errors.insert(field.to_owned(), rule);
+            None
+        }
+        Err(other) => {
+            return Err(ConsoleError::Page(
+                StatusCode::BAD_REQUEST,
+                other.to_string(),
+            ));
+        }
+    };
+    let outcome = match (email, details) {
+        (Some(email), Some(details)) if errors.is_empty() => {
+            let (c, links) = (console.clone(), state.links());
+            form_call(&state, move |conn, clock| {
+                customer::create(conn, clock, &links, &c.actor, kind, &name, &email, &details)
+            })
+            .await?
+        }
+        _ => Err((errors, None)),
+    };
+    match outcome {
+        Ok(created) => Ok(redirect(&format!(
+            "/console/accounts/{}",
+            created.account.oid
+        ))),
+        Err((errors, message)) => {
+            let ctx = console.page(
+                "Add a customer account",
+                "accounts",
+                minijinja::context! { form => form, errors => errors, error => message },
+            );
+            templates.render_status(StatusCode::UNPROCESSABLE_ENTITY, "account_form.html", ctx)
+        }
+    }
+}
+
+fn parse_oid(raw: &str) -> Result<Oid, ConsoleError> {
+    Oid::parse(raw).map_err(|_| {
+        ConsoleError::Page(
+            StatusCode::NOT_FOUND,
+            "This page does not exist or is not yours to see.".into(),
+        )
+    })
+}
+
+pub(crate) async fn show(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let oid = parse_oid(&path)?;
+    let c = console.clone();
+    let found = state
+        .db(move |conn, _| customer::get(conn, &c.actor, &oid))
+        .await?;
+    let d = &found.details;
+    let rows: Vec<(&str, String)> = [
+        ("CEO or manager", Some(d.manager.clone())),
+        ("Registration #", d.registration_number.clone()),
+        ("VAT identification", d.vat_number.clone()),
+        ("EORI #", d.eori_number.clone()),
+        ("Founding date", d.founding_date.clone()),
+        ("Capital", d.capital.clone()),
+        ("Company profile", d.company_profile.clone()),
+        (
+            "Address",
+            Some(format!("{}, {} {}, {}", d.street, d.zip, d.city, d.country)),
+        ),
+        ("Website", d.website.clone()),
+        (
+            "Contact",
+            Some(format!(
+                "{} {} {}, {}",
+                d.contact_title, d.contact_first_name, d.contact_last_name, d.contact_job_title
+            )),
+        ),
+        ("Phone", d.contact_phone.clone()),
+        ("Mobile", d.contact_mobile.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let status = found.account.status;
+    let actions: Vec<_> = [
+        (AccountAction::Disable, "disable", "Disable", Verb::Edit),
+        (
+            AccountAction::Reactivate,
+            "reactivate",
+            "Reactivate",
+            Verb::Edit,
+        ),
+        (
+            AccountAction::Delete,
+            "delete",
+            "Delete (irreversible)",
+            Verb::Delete,
+        ),
+    ]
+    .into_iter()
+    .filter(|(action, _, _, verb)| {
+        status.allows(*action) && console.actor.rights.allows(Area::CustomerAccounts, *verb)
+    })
+    .map(|(_, key, label, _)| minijinja::context! { key => key, label => label })
+    .collect();
+    let ctx = console.page(&found.account.name, "accounts", minijinja::context! {
+        a => minijinja::context! {
+            name => found.account.name.clone(), oid => found.account.oid.to_string(), status => status.label(),
+            profile => profile_label(found.account.kind), email => found.account.contact_email.clone().unwrap_or_default(),
+            rows => rows,
+        },
+        actions => actions,
+    });
+    templates.render("account.html", ctx)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn act(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    console.check_csrf(&form.csrf)?;
+    let (raw, action) = path.into_inner();
+    let oid = parse_oid(&raw)?;
+    let (c, links, target) = (console.clone(), state.links(), oid.clone());
+    let outcome = form_call(&state, move |conn, clock| match action.as_str() {
+        "disable" => customer::disable(conn, clock, &links, &c.actor, &target).map(drop),
+        "reactivate" => customer::reactivate(conn, clock, &links, &c.actor, &target).map(drop),
+        "delete" => customer::delete(conn, clock, &links, &c.actor, &target),
+        _ => Err(IdentityError::NotAllowed("no such action".into())),
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(redirect(&format!("/console/accounts/{oid}"))),
+        Err((_, message)) => Err(ConsoleError::Page(
+            StatusCode::CONFLICT,
+            message.unwrap_or_else(|| "not possible".into()),
+        )),
+    }
+}
