@@ -326,6 +326,13 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("startup task")??;
         lanyard_web::mail_sender::spawn(state.clone())?;
+        // Listen for the stop signals before anything is announced, once for all three servers.
+        let mut terminate = actix_web::rt::signal::unix::signal(
+            actix_web::rt::signal::unix::SignalKind::terminate(),
+        )?;
+        let mut interrupt = actix_web::rt::signal::unix::signal(
+            actix_web::rt::signal::unix::SignalKind::interrupt(),
+        )?;
         let mut servers = Vec::new();
         let mut lines = Vec::new();
         let mut admin_url = String::new();
@@ -335,17 +342,24 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             if service == Service::Admin {
                 admin_url = format!("http://{address}");
             }
-            servers.push(server::serve(
+            servers.push(server::serve_without_signals(
                 service.name(),
                 listener,
                 state.clone(),
                 configure_of(service),
             )?);
         }
+        let handles: Vec<_> = servers.iter().map(actix_web::dev::Server::handle).collect();
+        let running: Vec<_> = servers.into_iter().map(actix_web::rt::spawn).collect();
         print_banner(&admin_url, &database, booted.oid_root.as_str(), &lines);
-        let results = futures_util::future::join_all(servers).await;
-        for result in results {
-            result?;
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("stopping: finishing in-flight requests");
+        futures_util::future::join_all(handles.iter().map(|h| h.stop(true))).await;
+        for task in running {
+            task.await.context("server task")??;
         }
         Ok(())
     })

@@ -48,11 +48,35 @@ pub fn serve(
     state: AppState,
     configure: fn(&mut web::ServiceConfig),
 ) -> std::io::Result<Server> {
+    build(name, listener, state, configure, true)
+}
+
+/// As [`serve`], but the server ignores signals: for several servers in one process, whose
+/// owner listens for the signal once and stops them all (each server listening on its own
+/// races: a signal that arrives before every server has registered is seen by only some).
+pub fn serve_without_signals(
+    name: &'static str,
+    listener: TcpListener,
+    state: AppState,
+    configure: fn(&mut web::ServiceConfig),
+) -> std::io::Result<Server> {
+    build(name, listener, state, configure, false)
+}
+
+fn build(
+    name: &'static str,
+    listener: TcpListener,
+    state: AppState,
+    configure: fn(&mut web::ServiceConfig),
+    signals: bool,
+) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
-    let server = HttpServer::new(move || app(state.clone(), configure))
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .listen(listener)?
-        .run();
+    let mut server = HttpServer::new(move || app(state.clone(), configure))
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    if !signals {
+        server = server.disable_signals();
+    }
+    let server = server.listen(listener)?.run();
     tracing::info!(service = name, %address, "listening");
     Ok(server)
 }
