@@ -213,7 +213,10 @@ def test_forgotten_password_and_login_email_change(lanyard, browser):
     fill(driver, currentPassword="wrong wrong wrong", newPassword=PASSWORD, newPassword2=PASSWORD)
     submit(driver, "/console/me/password")
     assert driver.find_element(By.ID, "currentPassword-error").text == "is not correct"
-    fill(driver, newEmail="carol.chief@globex.example")
+    fill(driver, newEmail="carol.chief@globex.example", emailPassword="not my password")
+    submit(driver, "/console/me/email")
+    assert driver.find_element(By.ID, "emailPassword-error").text == "is not correct"
+    fill(driver, newEmail="carol.chief@globex.example", emailPassword=new_password)
     submit(driver, "/console/me/email")
     assert "confirmation link is on its way" in driver.page_source
     screenshot(driver, f"{lanyard.backend}-09-my-profile")

@@ -250,7 +250,29 @@ pub enum ScopeChoice {
     Selected(Vec<AccountId>),
 }
 
-fn check_scope(conn: &mut DbConnection, account: &AccountId, scope: &ScopeChoice) -> Result<()> {
+/// A scope the actor may hand out: the chosen accounts must lie below `account`, and an actor
+/// with a limited scope can only hand out (part of) its own selection, never the whole subtree.
+fn check_scope(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    account: &AccountId,
+    scope: &ScopeChoice,
+) -> Result<()> {
+    if let Scope::Selected(own) = &actor.scope {
+        match scope {
+            ScopeChoice::All => {
+                return Err(IdentityError::Forbidden(
+                    "you cannot give a wider scope than your own".into(),
+                ));
+            }
+            ScopeChoice::Selected(chosen) if chosen.iter().any(|c| !own.contains(c)) => {
+                return Err(IdentityError::Forbidden(
+                    "you can only give organizations of your own scope".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
     if let ScopeChoice::Selected(accounts) = scope {
         if accounts.is_empty() {
             return Err(IdentityError::invalid(
@@ -339,8 +361,59 @@ pub fn invite(
                 "you cannot give rights you do not have".into(),
             ));
         }
-        check_scope(conn, account, scope)?;
+        check_scope(conn, actor, account, scope)?;
+        if email.is_none() && matches!(scope, ScopeChoice::Selected(_)) {
+            // A code-only invitation creates its administrator at registration and does not
+            // store selected accounts; the scope is set on the administrator afterwards.
+            return Err(IdentityError::invalid(
+                "scope",
+                "an invitation code gives the whole account; limit the scope after registration",
+            ));
+        }
         organization::check_invitation_limit(conn, clock, account)?;
+        create_invitation(conn, clock, links, actor, account, email, &profile, scope)
+    })
+}
+
+/// Invites the first administrator of a customer account that `actor` has just created (the
+/// creator's right to create customer accounts is the authorization; it may not hold every
+/// right that the new account's own administrator gets).
+pub(crate) fn invite_first(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    actor: &Actor,
+    account: &AccountId,
+    email: &Email,
+) -> Result<CreatedInvitation> {
+    let profile = profile::builtin(conn, account)?;
+    create_invitation(
+        conn,
+        clock,
+        links,
+        actor,
+        account,
+        Some(email),
+        &profile,
+        &ScopeChoice::All,
+    )
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one value per column of the row being written"
+)]
+fn create_invitation(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    actor: &Actor,
+    account: &AccountId,
+    email: Option<&Email>,
+    profile: &Profile,
+    scope: &ScopeChoice,
+) -> Result<CreatedInvitation> {
+    {
         let hours = organization::settings(conn, account)?.invitation_expiration_hours;
         let now = clock.now();
         let expires_at = now + TimeDelta::hours(hours);
@@ -363,7 +436,7 @@ pub fn invite(
                 email,
                 "",
                 AdminStatus::Invited,
-                &profile,
+                profile,
                 scope,
                 actor.administrator.as_ref(),
                 None,
@@ -375,7 +448,7 @@ pub fn invite(
                 invitations::account_id.eq(account.as_str()),
                 invitations::handle.eq(&handle),
                 invitations::secret_hash.eq(hash_token(&secret)),
-                invitations::email.eq(email.map(Email::as_str)),
+                invitations::email.eq(email.map(|e| e.as_str().to_lowercase())),
                 invitations::profile_id.eq(profile.id.as_str()),
                 invitations::scope_all.eq(matches!(scope, ScopeChoice::All)),
                 invitations::created_by
@@ -412,7 +485,7 @@ pub fn invite(
             code: SecretString::new(code),
             expires_at,
         })
-    })
+    }
 }
 
 /// Renders `template` as `account` (or its nearest ancestor) has it and enqueues it to `to`, in
@@ -580,7 +653,9 @@ pub fn register(
         reg.password.expose(),
         &[reg.email.as_str(), &full_name],
     )?;
-    if reg.code.chars().count() != HANDLE_CHARS + SECRET_CHARS {
+    if reg.code.len() != HANDLE_CHARS + SECRET_CHARS
+        || !reg.code.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(IdentityError::invalid(
             "code",
             "is not a valid invitation code",
@@ -864,7 +939,9 @@ pub fn login(
     let email = email.trim().to_lowercase();
     let by_name = format!("login:{email}");
     let by_client = format!("login-client:{client}");
-    throttle::check(conn, clock, &by_name, LOGIN_FAILURES)?;
+    // The attempt is counted before the password is checked, so parallel guesses cannot all
+    // slip under the limit; a successful login clears the count.
+    throttle::hit(conn, clock, &by_name, LOGIN_FAILURES)?;
     throttle::check(
         conn,
         clock,
@@ -891,7 +968,6 @@ pub fn login(
     };
     let refused = || IdentityError::Forbidden("the e-mail or the password is not correct".into());
     let Some(admin) = found.filter(|_| ok) else {
-        throttle::hit(conn, clock, &by_name, LOGIN_FAILURES)?;
         throttle::hit(
             conn,
             clock,
@@ -946,34 +1022,38 @@ pub fn login(
     Ok(admin)
 }
 
-/// Changes one's own password (current password, new password).
+/// Checks an administrator's current password (for changes that need it), counted against the
+/// same limit as logins so that a stolen session cannot guess it.
+fn check_current_password(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    admin: &Administrator,
+    current: &str,
+) -> Result<()> {
+    let key = format!("login:{}", admin.email);
+    throttle::hit(conn, clock, &key, LOGIN_FAILURES)?;
+    let stored: Option<String> = administrators::table
+        .filter(administrators::id.eq(admin.id.as_str()))
+        .select(administrators::password_hash)
+        .first(conn)?;
+    if !stored.is_some_and(|h| password::verify(current, &h)) {
+        return Err(IdentityError::invalid("currentPassword", "is not correct"));
+    }
+    throttle::clear(conn, &key)
+}
+
+/// Changes one's own password (current password, new password); every other session of the
+/// administrator ends (`keep_session` is the one making the change).
 pub fn change_password(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     id: &AdministratorId,
     current: &str,
     new: &str,
+    keep_session: Option<&str>,
 ) -> Result<()> {
     let admin = get(conn, id)?;
-    throttle::check(
-        conn,
-        clock,
-        &format!("login:{}", admin.email),
-        LOGIN_FAILURES,
-    )?;
-    let stored: Option<String> = administrators::table
-        .filter(administrators::id.eq(id.as_str()))
-        .select(administrators::password_hash)
-        .first(conn)?;
-    if !stored.is_some_and(|h| password::verify(current, &h)) {
-        throttle::hit(
-            conn,
-            clock,
-            &format!("login:{}", admin.email),
-            LOGIN_FAILURES,
-        )?;
-        return Err(IdentityError::invalid("currentPassword", "is not correct"));
-    }
+    check_current_password(conn, clock, &admin, current)?;
     password::check_policy("newPassword", new, &[&admin.email, &admin.full_name])?;
     let hash = password::hash(new)?;
     write_transaction(conn, |conn| {
@@ -983,6 +1063,8 @@ pub fn change_password(
                 administrators::updated_at.eq(clock.now().naive_utc()),
             ))
             .execute(conn)?;
+        // Whoever else holds a session of this administrator is logged out.
+        crate::session::revoke_all_except(conn, clock, id, keep_session)?;
         history::record(
             conn,
             clock,
@@ -1072,16 +1154,19 @@ pub fn reset_password(
     })
 }
 
-/// Mails a confirmation link to `new_email`; the login changes when it is opened.
+/// Mails a confirmation link to `new_email` (after checking the current password: a session
+/// alone must not be enough to move the login elsewhere); the login changes when it is opened.
 pub fn request_email_change(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     links: &Links,
     id: &AdministratorId,
+    current_password: &str,
     new_email: &Email,
 ) -> Result<()> {
+    let admin = get(conn, id)?;
+    check_current_password(conn, clock, &admin, current_password)?;
     write_transaction(conn, |conn| {
-        let admin = get(conn, id)?;
         if find_by_email(conn, new_email.as_str())?.is_some() {
             return Err(IdentityError::Duplicate(format!(
                 "{new_email} is already an administrator's login"
@@ -1222,6 +1307,19 @@ fn another_full_admin(
     Ok(false)
 }
 
+/// Serializes changes that must keep one administrator holding every right: on PostgreSQL the
+/// account's row is locked (SQLite's immediate transaction already holds the only write lock).
+fn lock_account(conn: &mut DbConnection, account: &AccountId) -> Result<()> {
+    if let DbConnection::Pg(pg) = conn {
+        lanyard_store::schema::accounts::table
+            .filter(lanyard_store::schema::accounts::id.eq(account.as_str()))
+            .select(lanyard_store::schema::accounts::id)
+            .for_update()
+            .first::<String>(pg)?;
+    }
+    Ok(())
+}
+
 fn holds_everything(conn: &mut DbConnection, admin: &Administrator) -> Result<bool> {
     Ok(admin.status == AdminStatus::Active
         && admin.scope_all
@@ -1243,6 +1341,7 @@ pub fn set_profile_and_scope(
     not_self(actor, id, "change the profile or scope of")?;
     write_transaction(conn, |conn| {
         let admin = get(conn, id)?;
+        lock_account(conn, &admin.account)?;
         authorize(
             conn,
             actor,
@@ -1256,7 +1355,7 @@ pub fn set_profile_and_scope(
                 "you cannot give rights you do not have".into(),
             ));
         }
-        check_scope(conn, &admin.account, scope)?;
+        check_scope(conn, actor, &admin.account, scope)?;
         let keeps_everything = matches!(scope, ScopeChoice::All) && profile.rights.is_everything();
         if holds_everything(conn, &admin)?
             && !keeps_everything
@@ -1297,6 +1396,7 @@ pub fn set_disabled(
     not_self(actor, id, if disabled { "disable" } else { "reactivate" })?;
     write_transaction(conn, |conn| {
         let admin = get(conn, id)?;
+        lock_account(conn, &admin.account)?;
         authorize(
             conn,
             actor,
@@ -1356,6 +1456,7 @@ pub fn delete(
     not_self(actor, id, "delete")?;
     write_transaction(conn, |conn| {
         let admin = get(conn, id)?;
+        lock_account(conn, &admin.account)?;
         authorize(
             conn,
             actor,

@@ -5,10 +5,10 @@
 use crate::account::{
     self, Account, AccountAction, AccountKind, AccountRow, AccountStatus, Insert,
 };
-use crate::admin::{self, AdminStatus, Links, ScopeChoice};
+use crate::admin::{self, AdminStatus, Links};
 use crate::rights::{Actor, Area, Verb, authorize};
 use crate::text::{optional_phone, optional_text};
-use crate::{IdentityError, Result, history, oid, profile};
+use crate::{IdentityError, Result, history, oid};
 use diesel::prelude::*;
 use lanyard_core::id::AccountId;
 use lanyard_core::paging::{Page, like_contains};
@@ -248,17 +248,7 @@ pub fn create(
             },
         )?;
         write_details(conn, clock, &created.id, &name, details, true)?;
-        let builtin = profile::builtin(conn, &created.id)?;
-        admin::invite(
-            conn,
-            clock,
-            links,
-            actor,
-            &created.id,
-            Some(main_email),
-            &builtin.id,
-            &ScopeChoice::All,
-        )?;
+        admin::invite_first(conn, clock, links, actor, &created.id, main_email)?;
         history::record_by(
             conn,
             clock,
@@ -381,12 +371,23 @@ pub fn list(
         Verb::View,
         &actor.account,
     )?;
+    let selected: Option<Vec<String>> = match &actor.scope {
+        crate::rights::Scope::Subtree => None,
+        crate::rights::Scope::Selected(ids) => {
+            Some(ids.iter().map(|a| a.as_str().to_owned()).collect())
+        }
+    };
     let base = || {
-        accounts::table
+        let q = accounts::table
             .inner_join(account_details::table)
             .filter(accounts::parent_id.eq(actor.account.as_str()))
             .filter(accounts::status.ne(AccountStatus::Deleted.as_str()))
-            .into_boxed()
+            .into_boxed();
+        // An administrator with a limited scope sees only its selected accounts.
+        match &selected {
+            Some(ids) => q.filter(accounts::id.eq_any(ids.clone())),
+            None => q,
+        }
     };
     let records_total: i64 = base().count().get_result(conn)?;
     let pattern = page.search.as_deref().map(like_contains);

@@ -331,12 +331,12 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// An API token: every right, on its own account only.
+    /// An API token: every right on its own account (an organization: nothing below it).
     pub fn api_token(account: AccountId, token_name: &str) -> Self {
         Self {
-            account: account.clone(),
+            account,
             rights: Rights::all(),
-            scope: Scope::Selected(vec![account]),
+            scope: Scope::Subtree,
             name: format!("API token {token_name}"),
             email: None,
             administrator: None,

@@ -164,3 +164,21 @@ pub fn revoke_all(
     .execute(conn)?;
     Ok(())
 }
+
+/// Ends every session of an administrator but `keep` (a password change from that session).
+pub fn revoke_all_except(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    administrator: &AdministratorId,
+    keep: Option<&str>,
+) -> Result<()> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::administrator_id.eq(administrator.as_str()))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::id.ne(keep.unwrap_or_default())),
+    )
+    .set(sessions::revoked_at.eq(clock.now().naive_utc()))
+    .execute(conn)?;
+    Ok(())
+}

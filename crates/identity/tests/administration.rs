@@ -358,15 +358,23 @@ fn password_reset_and_email_change_links_work_once(db: &TestDb) {
     )
     .expect("login");
 
-    admin::change_password(&mut db.conn(), &w.clock, &boss.id, new_password, STRONG)
-        .expect("change");
+    admin::change_password(
+        &mut db.conn(),
+        &w.clock,
+        &boss.id,
+        new_password,
+        STRONG,
+        None,
+    )
+    .expect("change");
     assert!(matches!(
         admin::change_password(
             &mut db.conn(),
             &w.clock,
             &boss.id,
             "not the current one",
-            STRONG
+            STRONG,
+            None
         ),
         Err(IdentityError::Invalid {
             field: "currentPassword",
@@ -379,6 +387,7 @@ fn password_reset_and_email_change_links_work_once(db: &TestDb) {
         &w.clock,
         &links(),
         &boss.id,
+        STRONG,
         &email("chief@dist.example"),
     )
     .expect("request");
@@ -431,9 +440,23 @@ fn profiles_and_scope_limit_what_an_administrator_may_do(db: &TestDb) {
         &w.distributor,
         None,
         &helpdesk.id,
-        &ScopeChoice::Selected(vec![w.org_a.clone()]),
+        &ScopeChoice::All,
     )
     .expect("invite");
+    // A code carries no selection of organizations: the scope is limited after registration.
+    assert!(matches!(
+        admin::invite(
+            &mut db.conn(),
+            &w.clock,
+            &links(),
+            &w.boss,
+            &w.distributor,
+            None,
+            &helpdesk.id,
+            &ScopeChoice::Selected(vec![w.org_a.clone()])
+        ),
+        Err(IdentityError::Invalid { field: "scope", .. })
+    ));
     let helper = register(db, &w, inv.code.expose(), "helper@dist.example").expect("register");
     // The registered administrator got the invitation's profile; its scope is set by the boss.
     let helper = admin::set_profile_and_scope(

@@ -310,7 +310,7 @@ fn an_administrator_scoped_to_one_organization_cannot_reach_another(db: &TestDb)
         &dist.id,
         None,
         &builtin.id,
-        &ScopeChoice::Selected(vec![a.account.id.clone()]),
+        &ScopeChoice::All,
     )
     .expect("invite");
     let scoped = admin::register(

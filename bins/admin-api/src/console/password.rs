@@ -190,8 +190,9 @@ pub(crate) async fn change_password(
             get("currentPassword"),
             get("newPassword"),
         );
+        let session = console.session.id.clone();
         form_call(&state, move |conn, clock| {
-            admin::change_password(conn, clock, &id, &current, &new)
+            admin::change_password(conn, clock, &id, &current, &new, Some(&session))
         })
         .await?
     } else {
@@ -227,13 +228,21 @@ pub(crate) async fn change_email(
     let form = form.into_inner();
     console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
     let raw = form.get("newEmail").cloned().unwrap_or_default();
+    let current = form.get("emailPassword").cloned().unwrap_or_default();
     let outcome = match Email::parse(&raw) {
         Ok(new) => {
             let (links, id) = (state.links(), console.admin.id.clone());
             form_call(&state, move |conn, clock| {
-                admin::request_email_change(conn, clock, &links, &id, &new)
+                admin::request_email_change(conn, clock, &links, &id, &current, &new)
             })
             .await?
+            // The domain names the password field of the password form; this form has its own.
+            .map_err(|(mut errors, message)| {
+                if let Some(rule) = errors.remove("currentPassword") {
+                    errors.insert("emailPassword".to_owned(), rule);
+                }
+                (errors, message)
+            })
         }
         Err(e) => Err((
             BTreeMap::from([("newEmail".to_owned(), e.to_string())]),
