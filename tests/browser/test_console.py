@@ -44,6 +44,19 @@ def submit(driver, form_action=None):
     wait_for_new_page(old)
 
 
+def assert_no_console_errors(driver):
+    """Refused pages (403), a refused login (401) and forms sent back with field errors (422)
+    answer so on purpose; anything else logged as severe (a script error, a resource that failed
+    to load, a Content-Security-Policy violation) is a defect."""
+    intended = ("status of 401", "status of 403", "status of 409", "status of 422")
+    severe = [
+        entry for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+        and not (entry["source"] == "network" and any(s in entry["message"] for s in intended))
+    ]
+    assert not severe, severe
+
+
 def register_and_activate(lanyard, driver, address, name):
     body = lanyard.wait_mail(address)
     link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
@@ -152,6 +165,45 @@ def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids
     assert "Profile created: Helpdesk" in actions
     assert any(a.startswith("Administrator invited: bob@acme.example") for a in actions)
 
+    # Ann manages Bob: disable (he cannot log in), reactivate, give him the Administrator profile.
+    driver.get(lanyard.url + "/console/administrators")
+    driver.find_element(By.LINK_TEXT, "bob@acme.example").click()
+    bob_id = driver.current_url.rsplit("/", 1)[-1]
+    assert driver.find_element(By.ID, "admin-profile").text == "Helpdesk"
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "admin-disable").click()
+    wait_for_new_page(old)
+    assert driver.find_element(By.ID, "admin-status").text == "Disabled"
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="bob@acme.example", password=PASSWORD)
+    submit(driver)
+    assert "disabled" in driver.page_source, "a disabled administrator cannot log in"
+    log_in(lanyard, driver, "ann@acme.example")
+    driver.get(lanyard.url + f"/console/administrators/{bob_id}")
+    for option in driver.find_elements(By.CSS_SELECTOR, "#profile option"):
+        if option.text == "Administrator":
+            option.click()
+    submit(driver, f"/console/administrators/{bob_id}/rights")
+    assert driver.find_element(By.ID, "admin-profile").text == "Administrator"
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "admin-reactivate").click()
+    wait_for_new_page(old)
+    assert driver.find_element(By.ID, "admin-status").text == "Active"
+    screenshot(driver, f"{lanyard.backend}-11-administrator")
+    # Her own page offers no way to change herself.
+    driver.get(lanyard.url + "/console/administrators")
+    driver.find_element(By.LINK_TEXT, "ann@acme.example").click()
+    assert not driver.find_elements(By.ID, "admin-disable") and not driver.find_elements(By.ID, "admin-delete")
+    # An invitation code is created, then withdrawn.
+    driver.get(lanyard.url + "/console/administrators/invite")
+    submit(driver)
+    code = driver.find_element(By.ID, "invitation-code").text
+    driver.get(lanyard.url + "/console/administrators")
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, f"withdraw-{code[:8]}").click()
+    wait_for_new_page(old)
+    assert code[:8] not in driver.page_source
+
     # Dark mode and the absence of JavaScript errors.
     driver.get(lanyard.url + "/console")
     old = driver.find_element(By.TAG_NAME, "html")
@@ -159,16 +211,7 @@ def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids
     wait_for_new_page(old)
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("class") == "dark"
     screenshot(driver, f"{lanyard.backend}-08-dark")
-    # Refused pages (403), a refused login (401) and forms sent back with field errors (422)
-    # answer so on purpose; anything else logged as severe (a script error, a resource that
-    # failed to load) is a defect.
-    intended = ("status of 401", "status of 403", "status of 422")
-    severe = [
-        entry for entry in driver.get_log("browser")
-        if entry["level"] == "SEVERE"
-        and not (entry["source"] == "network" and any(s in entry["message"] for s in intended))
-    ]
-    assert not severe, severe
+    assert_no_console_errors(driver)
 
 
 def test_forms_without_a_valid_csrf_token_are_refused(lanyard):
@@ -208,6 +251,7 @@ def test_forgotten_password_and_login_email_change(lanyard, browser):
     fill(driver, email="carol@globex.example", password=new_password)
     submit(driver)
     assert "Dashboard" in driver.title
+    assert_no_console_errors(driver)
 
     driver.get(lanyard.url + "/console/me")
     fill(driver, currentPassword="wrong wrong wrong", newPassword=PASSWORD, newPassword2=PASSWORD)
@@ -229,6 +273,7 @@ def test_forgotten_password_and_login_email_change(lanyard, browser):
     fill(driver, email="carol.chief@globex.example", password=new_password)
     submit(driver)
     assert "Dashboard" in driver.title
+    assert_no_console_errors(driver)
 
 
 def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, browser):
@@ -272,3 +317,4 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     header = ["Company Name", "Profile", "First Name", "Last Name", "Status", "Number of Credits"]
     at = rows.index(header)
     assert rows[at + 1][:5] == ["Initech", "End Customer", "Peter", "Gibbons", "Disabled"]
+    assert_no_console_errors(driver)

@@ -324,6 +324,19 @@ pub fn is_within(
     ))
 }
 
+/// The live (not deleted) direct children of `account`, by name.
+pub fn children(conn: &mut DbConnection, account: &AccountId) -> Result<Vec<Account>> {
+    accounts::table
+        .filter(accounts::parent_id.eq(account.as_str()))
+        .filter(accounts::status.ne(AccountStatus::Deleted.as_str()))
+        .order(accounts::name.asc())
+        .select(AccountRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Account::try_from)
+        .collect()
+}
+
 /// `account` and its ancestors up to the platform, nearest first.
 pub fn ancestors(conn: &mut DbConnection, account: &AccountId) -> Result<Vec<AccountId>> {
     let mut chain = Vec::new();

@@ -34,7 +34,7 @@ pub(crate) async fn list(
                 let admins: Vec<_> = admin::list(conn, &c.admin.account)?
                 .into_iter()
                 .map(|a| minijinja::context! {
-                    email => a.email, name => a.full_name, status => a.status.label(),
+                    id => a.id.to_string(), email => a.email, name => a.full_name, status => a.status.label(),
                     profile => profiles.get(a.profile_id.as_str()).cloned().unwrap_or_default(),
                 })
                 .collect();
@@ -56,6 +56,7 @@ pub(crate) async fn list(
         minijinja::context! {
             admins => admins, invitations => invitations,
             can_create => console.actor.rights.allows(Area::Administrators, Verb::Create),
+            can_delete => console.actor.rights.allows(Area::Administrators, Verb::Delete),
         },
     );
     templates.render("administrators.html", ctx)
@@ -162,4 +163,195 @@ pub(crate) async fn invite(
             )
         }
     }
+}
+
+fn admin_id(raw: &str) -> lanyard_core::id::AdministratorId {
+    lanyard_core::id::AdministratorId::from_stored(raw.to_owned())
+}
+
+async fn render_admin(
+    console: &Console,
+    state: &AppState,
+    templates: &Templates,
+    id: lanyard_core::id::AdministratorId,
+    status: actix_web::http::StatusCode,
+    errors: BTreeMap<String, String>,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let c = console.clone();
+    let (a, profiles, children, scope_ids, inviter) = state
+        .db(move |conn, _| {
+            authorize(
+                conn,
+                &c.actor,
+                Area::Administrators,
+                Verb::View,
+                &c.admin.account,
+            )?;
+            let a = admin::get_in(conn, &c.admin.account, &id)?;
+            let profiles = profile::list(conn, &c.admin.account)?;
+            let children = lanyard_identity::account::children(conn, &c.admin.account)?;
+            let scope_ids = admin::scope_accounts(conn, &a.id)?;
+            let inviter = match &a.invited_by {
+                Some(by) => match admin::get(conn, by) {
+                    Ok(inviter) => inviter.full_name,
+                    Err(IdentityError::NotFound { .. }) => "(a deleted administrator)".into(),
+                    Err(other) => return Err(other),
+                },
+                None => "the operator".into(),
+            };
+            Ok::<_, IdentityError>((a, profiles, children, scope_ids, inviter))
+        })
+        .await?;
+    let profile_name = profiles
+        .iter()
+        .find(|p| p.id == a.profile_id)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    let scope = if a.scope_all {
+        "the whole account".to_owned()
+    } else {
+        children
+            .iter()
+            .filter(|c| scope_ids.contains(&c.id))
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let is_me = a.id == console.admin.id;
+    let ctx = console.page(&a.email, "administrators", minijinja::context! {
+        a => minijinja::context! {
+            id => a.id.to_string(), email => a.email.clone(), name => a.full_name.clone(),
+            phone => a.phone_number.clone().unwrap_or_default(), status => a.status.label(),
+            profile => profile_name, profile_id => a.profile_id.to_string(), scope => scope, scope_all => a.scope_all,
+            invited_by => inviter, created => a.created_at.format("%Y-%m-%d").to_string(),
+        },
+        profiles => profiles.iter().map(|p| minijinja::context! { id => p.id.to_string(), name => p.name.clone() }).collect::<Vec<_>>(),
+        children => children.iter().map(|c| minijinja::context! { id => c.id.to_string(), name => c.name.clone(), selected => scope_ids.contains(&c.id) }).collect::<Vec<_>>(),
+        editable => !is_me && console.actor.rights.allows(Area::Administrators, Verb::Edit),
+        can_delete => !is_me && console.actor.rights.allows(Area::Administrators, Verb::Delete),
+        is_me => is_me, errors => errors, error => error, notice => notice,
+    });
+    templates.render_status(status, "administrator.html", ctx)
+}
+
+pub(crate) async fn show(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    render_admin(
+        &console,
+        &state,
+        &templates,
+        admin_id(&path),
+        actix_web::http::StatusCode::OK,
+        BTreeMap::new(),
+        None,
+        None,
+    )
+    .await
+}
+
+/// One POST handler for the administrator page's forms: `edit`, `rights`, `disable`,
+/// `reactivate`, `delete`.
+pub(crate) async fn act(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let fields: BTreeMap<String, String> = form.into_inner().into_iter().collect();
+    console.check_csrf(fields.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let (raw, action) = path.into_inner();
+    let id = admin_id(&raw);
+    let (c, target, f) = (console.clone(), id.clone(), fields.clone());
+    let outcome = form_call(&state, move |conn, clock| {
+        // The target must be an administrator of the caller's own account.
+        admin::get_in(conn, &c.admin.account, &target)?;
+        match action.as_str() {
+            "edit" => admin::update(
+                conn,
+                clock,
+                &c.actor,
+                &target,
+                f.get("fullName").map(String::as_str).unwrap_or_default(),
+                f.get("phoneNumber").map(String::as_str),
+            )
+            .map(|_| "Saved."),
+            "rights" => {
+                let profile_id =
+                    ProfileId::from_stored(f.get("profile").cloned().unwrap_or_default());
+                let scope = if f.get("scope").map(String::as_str) == Some("selected") {
+                    ScopeChoice::Selected(
+                        f.keys()
+                            .filter_map(|k| k.strip_prefix("account_"))
+                            .map(|id| lanyard_core::id::AccountId::from_stored(id.to_owned()))
+                            .collect(),
+                    )
+                } else {
+                    ScopeChoice::All
+                };
+                admin::set_profile_and_scope(conn, clock, &c.actor, &target, &profile_id, &scope)
+                    .map(|_| "Profile and scope saved.")
+            }
+            "disable" => {
+                admin::set_disabled(conn, clock, &c.actor, &target, true).map(|_| "Disabled.")
+            }
+            "reactivate" => {
+                admin::set_disabled(conn, clock, &c.actor, &target, false).map(|_| "Reactivated.")
+            }
+            "delete" => admin::delete(conn, clock, &c.actor, &target).map(|()| "Deleted."),
+            _ => Err(IdentityError::NotAllowed("no such action".into())),
+        }
+    })
+    .await?;
+    match outcome {
+        Ok("Deleted.") => Ok(super::redirect("/console/administrators")),
+        Ok(notice) => {
+            render_admin(
+                &console,
+                &state,
+                &templates,
+                id,
+                actix_web::http::StatusCode::OK,
+                BTreeMap::new(),
+                None,
+                Some(notice.to_owned()),
+            )
+            .await
+        }
+        Err((errors, error)) => {
+            render_admin(
+                &console,
+                &state,
+                &templates,
+                id,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                error,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+pub(crate) async fn withdraw(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let (c, handle) = (console.clone(), path.into_inner());
+    state
+        .db(move |conn, clock| {
+            admin::delete_invitation(conn, clock, &c.actor, &c.admin.account, &handle)
+        })
+        .await?;
+    Ok(super::redirect("/console/administrators"))
 }

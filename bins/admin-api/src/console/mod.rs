@@ -81,6 +81,10 @@ impl Templates {
                 include_str!("../../templates/account_form.html"),
             ),
             ("account.html", include_str!("../../templates/account.html")),
+            (
+                "administrator.html",
+                include_str!("../../templates/administrator.html"),
+            ),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -291,6 +295,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/administrators/invite",
                 web::post().to(administrators::invite),
+            )
+            .route("/administrators/{id}", web::get().to(administrators::show))
+            .route(
+                "/administrators/{id}/{action}",
+                web::post().to(administrators::act),
+            )
+            .route(
+                "/invitations/{handle}/delete",
+                web::post().to(administrators::withdraw),
             )
             .route("/profiles", web::get().to(profiles::list))
             .route("/profiles/new", web::get().to(profiles::new_form))
