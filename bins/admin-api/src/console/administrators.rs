@@ -169,16 +169,31 @@ fn admin_id(raw: &str) -> lanyard_core::id::AdministratorId {
     lanyard_core::id::AdministratorId::from_stored(raw.to_owned())
 }
 
+/// What the last form on the administrator page produced.
+#[derive(Default)]
+struct Feedback {
+    errors: BTreeMap<String, String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
 async fn render_admin(
     console: &Console,
     state: &AppState,
     templates: &Templates,
     id: lanyard_core::id::AdministratorId,
-    status: actix_web::http::StatusCode,
-    errors: BTreeMap<String, String>,
-    error: Option<String>,
-    notice: Option<String>,
+    feedback: Feedback,
 ) -> Result<HttpResponse, ConsoleError> {
+    let status = if feedback.errors.is_empty() && feedback.error.is_none() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let Feedback {
+        errors,
+        error,
+        notice,
+    } = feedback;
     let c = console.clone();
     let (a, profiles, children, scope_ids, inviter) = state
         .db(move |conn, _| {
@@ -247,10 +262,7 @@ pub(crate) async fn show(
         &state,
         &templates,
         admin_id(&path),
-        actix_web::http::StatusCode::OK,
-        BTreeMap::new(),
-        None,
-        None,
+        Feedback::default(),
     )
     .await
 }
@@ -317,10 +329,10 @@ pub(crate) async fn act(
                 &state,
                 &templates,
                 id,
-                actix_web::http::StatusCode::OK,
-                BTreeMap::new(),
-                None,
-                Some(notice.to_owned()),
+                Feedback {
+                    notice: Some(notice.to_owned()),
+                    ..Feedback::default()
+                },
             )
             .await
         }
@@ -330,10 +342,11 @@ pub(crate) async fn act(
                 &state,
                 &templates,
                 id,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                errors,
-                error,
-                None,
+                Feedback {
+                    errors,
+                    error,
+                    notice: None,
+                },
             )
             .await
         }
