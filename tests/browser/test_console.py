@@ -109,6 +109,15 @@ def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids
     assert "Profiles" in driver.title, (driver.current_url, driver.find_element(By.ID, "name").get_attribute("value"))
     assert "Helpdesk" in driver.page_source and "End users: view" in driver.page_source
 
+    # Account settings: a bad value is named next to its field, a good one is saved.
+    driver.get(lanyard.url + "/console/settings")
+    fill(driver, invitationExpirationHours="0")
+    submit(driver)
+    assert "between 1 and 8760" in driver.find_element(By.ID, "invitationExpirationHours-error").text
+    fill(driver, invitationExpirationHours="48", name="Acme Corp")
+    submit(driver)
+    assert "Saved." in driver.page_source and "Acme Corp" in driver.page_source
+
     # An end user, so the list has something to show.
     driver.get(lanyard.url + "/console/users/new")
     fill(driver, userId="alice", fullName="Alice Example", email="alice@localhost")

@@ -12,6 +12,7 @@ mod login;
 mod password;
 mod profiles;
 mod register;
+mod settings;
 mod users;
 
 use actix_web::http::StatusCode;
@@ -84,6 +85,10 @@ impl Templates {
             (
                 "administrator.html",
                 include_str!("../../templates/administrator.html"),
+            ),
+            (
+                "settings.html",
+                include_str!("../../templates/settings.html"),
             ),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
@@ -314,7 +319,35 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/accounts/export.xlsx", web::get().to(accounts::export))
             .route("/accounts/{oid}", web::get().to(accounts::show))
             .route("/accounts/{oid}/{action}", web::post().to(accounts::act))
+            .route("/settings", web::get().to(settings::show))
+            .route("/settings", web::post().to(settings::save))
             .route("/history", web::get().to(history::list))
             .route("/history/export.xlsx", web::get().to(history::export)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Templates;
+
+    /// Every page template in `templates/` is registered and compiles (a forgotten one would be
+    /// a 500 at run time).
+    #[test]
+    fn every_template_is_registered_and_compiles() {
+        let templates = Templates::new();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).expect("templates folder") {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if name.ends_with(".html") {
+                assert!(
+                    templates.0.get_template(&name).is_ok(),
+                    "{name} is not registered or does not compile"
+                );
+            }
+        }
+    }
 }
