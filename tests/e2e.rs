@@ -80,6 +80,7 @@ impl Installation {
         let stdout = child.stdout.take().expect("stdout");
         let mut urls = Vec::new();
         let mut oid_root = String::new();
+        let mut setup_link = None;
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("line");
             if let Some(root) = line.trim().strip_prefix("OID root") {
@@ -90,6 +91,12 @@ impl Installation {
             {
                 urls.push(url.to_owned());
             }
+            if let Some(link) = line
+                .split_whitespace()
+                .find(|w| w.contains("/console/register?code="))
+            {
+                setup_link = Some(link.to_owned());
+            }
             if line.starts_with("More in README") {
                 break;
             }
@@ -99,6 +106,7 @@ impl Installation {
             child,
             urls,
             oid_root,
+            setup_link,
         }
     }
 }
@@ -107,6 +115,7 @@ struct Running {
     child: Child,
     urls: Vec<String>,
     oid_root: String,
+    setup_link: Option<String>,
 }
 
 impl Running {
@@ -155,6 +164,22 @@ async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backen
     }
     let admin = running.urls[0].clone();
     let root = running.oid_root.clone();
+    // The first start prints a one-time setup link for the first platform administrator, and
+    // the link opens the registration page with its code.
+    let link = running
+        .setup_link
+        .clone()
+        .expect("a setup link on the first start");
+    assert!(
+        link.starts_with(&format!("{admin}/console/register?code=")),
+        "{link}"
+    );
+    let (status, page) = get(&link, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.as_str()
+            .is_some_and(|p| p.contains("Register as an administrator"))
+    );
     assert!(root.starts_with("2.25."), "{root}");
 
     let org = install.run(&[
@@ -184,6 +209,10 @@ async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backen
 
     let again = install.up();
     assert_eq!(again.oid_root, root, "the OID root survives a restart");
+    assert_eq!(
+        again.setup_link, None,
+        "only the first start prints a setup link"
+    );
     let admin = &again.urls[0];
     let (status, list) = get(&format!("{admin}/rest/users"), Some(&token)).await;
     assert_eq!(status, StatusCode::OK);

@@ -47,6 +47,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// Print a new one-time setup link for an administrator of the platform account (the first
+    /// start prints one; use this when it is lost).
+    SetupLink,
     /// Invite the first (or another) administrator of an account by e-mail, with the built-in
     /// Administrator profile over the whole account. The invitation goes out through the outbox.
     Invite {
@@ -257,6 +260,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("revoked {id}");
             Ok(())
         }
+        Command::Admin(AdminCommand::SetupLink) => {
+            let (state, _) = startup::prepare(settings)?;
+            let link = setup_link(&state)?;
+            println!("{link}");
+            Ok(())
+        }
         Command::Admin(AdminCommand::Invite { account, email }) => {
             let (state, booted) = startup::prepare(settings)?;
             let oid = parse_oid("account", &account)?;
@@ -351,7 +360,23 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         }
         let handles: Vec<_> = servers.iter().map(actix_web::dev::Server::handle).collect();
         let running: Vec<_> = servers.into_iter().map(actix_web::rt::spawn).collect();
-        print_banner(&admin_url, &database, booted.oid_root.as_str(), &lines);
+        let setup = if booted.created {
+            let state = state.clone();
+            Some(
+                actix_web::web::block(move || setup_link(&state))
+                    .await
+                    .context("setup link")??,
+            )
+        } else {
+            None
+        };
+        print_banner(
+            &admin_url,
+            &database,
+            booted.oid_root.as_str(),
+            &lines,
+            setup.as_deref(),
+        );
         tokio::select! {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
@@ -365,6 +390,18 @@ fn up(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
+/// A new one-time setup link for a platform administrator.
+fn setup_link(state: &lanyard_web::AppState) -> anyhow::Result<String> {
+    let links = state.links();
+    let created =
+        lanyard_identity::admin::setup_invitation(&mut *state.pool.get()?, &SystemClock, &links)?;
+    Ok(format!(
+        "{}/console/register?code={}",
+        links.console,
+        created.code.expose()
+    ))
+}
+
 fn configure_of(service: Service) -> fn(&mut actix_web::web::ServiceConfig) {
     match service {
         Service::Admin => lanyard_admin_api::configure,
@@ -373,7 +410,13 @@ fn configure_of(service: Service) -> fn(&mut actix_web::web::ServiceConfig) {
     }
 }
 
-fn print_banner(admin: &str, database: &str, oid_root: &str, lines: &[String]) {
+fn print_banner(
+    admin: &str,
+    database: &str,
+    oid_root: &str,
+    lines: &[String],
+    setup: Option<&str>,
+) {
     println!("Lanyard is running.");
     println!("  database    {database}");
     println!("  OID root    {oid_root}");
@@ -382,6 +425,16 @@ fn print_banner(admin: &str, database: &str, oid_root: &str, lines: &[String]) {
     }
     println!();
     println!("Check:   curl {admin}/healthz");
+    if let Some(link) = setup {
+        println!();
+        println!(
+            "First start: register the first platform administrator here (the link works once;"
+        );
+        println!("the activation code then arrives by e-mail, see data/mail/ by default):");
+        println!("  {link}");
+        println!("Lost it? cargo run -q -p lanyard -- admin setup-link");
+    }
+    println!("Console: {admin}/console");
     println!("Next, in another terminal:");
     println!(
         "  1. an organization:  cargo run -q -p lanyard -- org create --name Acme --email admin@acme.example"

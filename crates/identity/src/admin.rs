@@ -399,6 +399,38 @@ pub(crate) fn invite_first(
     )
 }
 
+/// A one-time invitation code for an administrator of the platform account with every right
+/// (the bootstrap's setup link, SPEC §1), created by the operator. It expires after the
+/// platform's invitation validity and works once.
+pub fn setup_invitation(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+) -> Result<CreatedInvitation> {
+    write_transaction(conn, |conn| {
+        let platform = account::platform(conn)?;
+        let profile = profile::builtin(conn, &platform.id)?;
+        let operator = Actor {
+            account: platform.id.clone(),
+            rights: Rights::all(),
+            scope: Scope::Subtree,
+            name: "lanyard (operator)".into(),
+            email: None,
+            administrator: None,
+        };
+        create_invitation(
+            conn,
+            clock,
+            links,
+            &operator,
+            &platform.id,
+            None,
+            &profile,
+            &ScopeChoice::All,
+        )
+    })
+}
+
 #[expect(
     clippy::too_many_arguments,
     reason = "one value per column of the row being written"
