@@ -199,6 +199,15 @@ def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids
     wait_for_new_page(old)
     assert driver.find_element(By.ID, "admin-status").text == "Active"
     screenshot(driver, f"{lanyard.backend}-11-administrator")
+    # The Helpdesk profile is unused now: it can be edited, then deleted.
+    driver.get(lanyard.url + "/console/profiles")
+    driver.find_element(By.LINK_TEXT, "Helpdesk").click()
+    driver.find_element(By.ID, "r_devices_view").click()
+    submit(driver)
+    assert "Devices: view" in driver.page_source
+    driver.find_element(By.LINK_TEXT, "Helpdesk").click()
+    submit(driver, driver.current_url.replace(lanyard.url, "") + "/delete")
+    assert "Helpdesk" not in driver.page_source
     # Her own page offers no way to change herself.
     driver.get(lanyard.url + "/console/administrators")
     driver.find_element(By.LINK_TEXT, "ann@acme.example").click()

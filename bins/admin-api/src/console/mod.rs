@@ -321,6 +321,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/accounts/{oid}/{action}", web::post().to(accounts::act))
             .route("/settings", web::get().to(settings::show))
             .route("/settings", web::post().to(settings::save))
+            .route("/profiles/{id}", web::get().to(profiles::edit_form))
+            .route("/profiles/{id}/{action}", web::post().to(profiles::act))
             .route("/history", web::get().to(history::list))
             .route("/history/export.xlsx", web::get().to(history::export)),
     );

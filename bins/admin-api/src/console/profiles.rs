@@ -44,10 +44,11 @@ pub(crate) async fn list(
         .await?;
     let rows: Vec<_> = profiles
         .iter()
-        .map(|p| minijinja::context! { name => p.name.clone(), builtin => p.builtin, summary => summary(&p.rights) })
+        .map(|p| minijinja::context! { id => p.id.to_string(), name => p.name.clone(), builtin => p.builtin, summary => summary(&p.rights) })
         .collect();
     let ctx = console.page("Profiles", "profiles", minijinja::context! {
         profiles => rows, can_create => console.actor.rights.allows(Area::Profiles, Verb::Create),
+        can_edit => console.actor.rights.allows(Area::Profiles, Verb::Edit),
     });
     templates.render("profiles.html", ctx)
 }
@@ -100,6 +101,29 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ConsoleError> {
     let fields: BTreeMap<String, String> = form.into_inner().into_iter().collect();
     console.check_csrf(fields.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let rights = rights_from(&fields);
+    let name = fields.get("name").cloned().unwrap_or_default();
+    let (c, r, n) = (console.clone(), rights.clone(), name.clone());
+    let outcome = form_call(&state, move |conn, clock| {
+        profile::create(conn, clock, &c.actor, &c.admin.account, &n, &r)
+    })
+    .await?;
+    match outcome {
+        Ok(_) => Ok(redirect("/console/profiles")),
+        Err((errors, message)) => {
+            let ctx = console.page("Create a profile", "profiles", minijinja::context! {
+                areas => matrix(&rights), verbs => verbs_header(), form_name => name, errors => errors, error => message,
+            });
+            templates.render_status(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "profile_form.html",
+                ctx,
+            )
+        }
+    }
+}
+
+fn rights_from(fields: &BTreeMap<String, String>) -> Rights {
     let mut rights = Rights::default();
     rights.can_order_credits = fields.contains_key("can_order_credits");
     rights.can_transfer_credits = fields.contains_key("can_transfer_credits");
@@ -112,17 +136,64 @@ pub(crate) async fn create(
         }
         rights.grant(area, verbs);
     }
+    rights
+}
+
+pub(crate) async fn edit_form(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (c, id) = (
+        console.clone(),
+        lanyard_core::id::ProfileId::from_stored(path.into_inner()),
+    );
+    let p = state
+        .db(move |conn, _| {
+            authorize(conn, &c.actor, Area::Profiles, Verb::Edit, &c.admin.account)?;
+            profile::get(conn, &c.admin.account, &id)
+        })
+        .await?;
+    let ctx = console.page("Edit the profile", "profiles", minijinja::context! {
+        areas => matrix(&p.rights), verbs => verbs_header(), form_name => p.name.clone(), profile_id => p.id.to_string(),
+        can_order => p.rights.can_order_credits, can_transfer => p.rights.can_transfer_credits,
+    });
+    templates.render("profile_form.html", ctx)
+}
+
+/// POST `/console/profiles/{id}/{edit|delete}`.
+pub(crate) async fn act(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let fields: BTreeMap<String, String> = form.into_inner().into_iter().collect();
+    console.check_csrf(fields.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let (raw, action) = path.into_inner();
+    let id = lanyard_core::id::ProfileId::from_stored(raw);
+    let rights = rights_from(&fields);
     let name = fields.get("name").cloned().unwrap_or_default();
-    let (c, r, n) = (console.clone(), rights.clone(), name.clone());
-    let outcome = form_call(&state, move |conn, clock| {
-        profile::create(conn, clock, &c.actor, &c.admin.account, &n, &r)
+    let (c, r, n, target) = (console.clone(), rights.clone(), name.clone(), id.clone());
+    let outcome = form_call(&state, move |conn, clock| match action.as_str() {
+        "edit" => {
+            profile::update(conn, clock, &c.actor, &c.admin.account, &target, &n, &r).map(drop)
+        }
+        "delete" => profile::delete(conn, clock, &c.actor, &c.admin.account, &target),
+        _ => Err(lanyard_identity::IdentityError::NotAllowed(
+            "no such action".into(),
+        )),
     })
     .await?;
     match outcome {
-        Ok(_) => Ok(redirect("/console/profiles")),
+        Ok(()) => Ok(redirect("/console/profiles")),
         Err((errors, message)) => {
-            let ctx = console.page("Create a profile", "profiles", minijinja::context! {
-                areas => matrix(&rights), verbs => verbs_header(), form_name => name, errors => errors, error => message,
+            let ctx = console.page("Edit the profile", "profiles", minijinja::context! {
+                areas => matrix(&rights), verbs => verbs_header(), form_name => name, profile_id => id.to_string(),
+                can_order => rights.can_order_credits, can_transfer => rights.can_transfer_credits,
+                errors => errors, error => message,
             });
             templates.render_status(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
