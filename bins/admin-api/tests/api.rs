@@ -827,3 +827,44 @@ http_tests!(
     organization_settings_and_pricing,
     invitations_and_administrators,
 );
+
+async fn a_token_is_refused_outside_its_allow_list(app: TestApp) {
+    let org = app.org("A");
+    let clock = lanyard_core::SystemClock;
+    let restrict = |list: &str| {
+        let allow =
+            lanyard_identity::api_token::AllowList::parse("ipAllowList", list).expect("valid");
+        lanyard_identity::api_token::create_restricted(
+            &mut app.db.conn(),
+            &clock,
+            &org.oid,
+            "restricted",
+            allow.as_ref(),
+        )
+        .expect("token")
+        .secret
+        .expose()
+        .to_owned()
+    };
+    let elsewhere = restrict("10.0.0.0/8");
+    let refused = app
+        .call(Method::GET, "/rest/users/count", Some(&elsewhere), None)
+        .await;
+    assert_eq!(refused.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        refused.1["message"]
+            .as_str()
+            .expect("message")
+            .contains("address")
+    );
+    let here = restrict("127.0.0.1, ::1");
+    let (status, _) = app
+        .call(Method::GET, "/rest/users/count", Some(&here), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    a_token_is_refused_outside_its_allow_list,
+);

@@ -49,6 +49,74 @@ pub struct CreatedToken {
     pub secret: SecretString,
 }
 
+/// Addresses a token may be used from: IPs and CIDR ranges (IPv4 and IPv6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList(Vec<(std::net::IpAddr, u8)>);
+
+impl AllowList {
+    /// Parses `10.0.0.0/8, 192.0.2.7, 2001:db8::/32` (commas or spaces); the error names
+    /// `field` and the bad entry.
+    pub fn parse(field: &'static str, raw: &str) -> Result<Option<Self>> {
+        let mut ranges = Vec::new();
+        for entry in raw
+            .split([',', ' ', '\n'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let (ip, bits) = match entry.split_once('/') {
+                Some((ip, bits)) => (ip, Some(bits)),
+                None => (entry, None),
+            };
+            let bad = || {
+                IdentityError::invalid(
+                    field,
+                    format!("{entry:?} is not an IP address or CIDR range"),
+                )
+            };
+            let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
+                None => max,
+            };
+            ranges.push((ip, bits));
+        }
+        Ok((!ranges.is_empty()).then_some(Self(ranges)))
+    }
+
+    /// Whether `ip` is in one of the ranges.
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        fn bits_of(ip: std::net::IpAddr) -> u128 {
+            match ip {
+                std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+                std::net::IpAddr::V6(v6) => u128::from(v6),
+            }
+        }
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|(net, prefix)| {
+            if net.is_ipv4() != ip.is_ipv4() {
+                return false;
+            }
+            let width: u32 = if net.is_ipv4() { 32 } else { 128 };
+            let shift = width - u32::from(*prefix);
+            let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+            bits_of(*net) & mask == bits_of(ip) & mask
+        })
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> String {
+        self.0
+            .iter()
+            .map(|(ip, bits)| format!("{ip}/{bits}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 /// Who a valid token acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenOwner {
@@ -58,6 +126,8 @@ pub struct TokenOwner {
     pub token_name: String,
     /// The account it is scoped to.
     pub account_id: AccountId,
+    /// Addresses it may be used from; `None`: anywhere.
+    pub allow: Option<AllowList>,
 }
 
 /// Creates a token for the organization `account_oid`.
@@ -66,6 +136,17 @@ pub fn create(
     clock: &dyn Clock,
     account_oid: &Oid,
     name: &str,
+) -> Result<CreatedToken> {
+    create_restricted(conn, clock, account_oid, name, None)
+}
+
+/// Creates a token usable only from the addresses of `allow` (anywhere when `None`).
+pub fn create_restricted(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    account_oid: &Oid,
+    name: &str,
+    allow: Option<&AllowList>,
 ) -> Result<CreatedToken> {
     let name = crate::text::optional_text("name", Some(name), 100)?
         .ok_or_else(|| IdentityError::invalid("name", "is required"))?;
@@ -88,6 +169,7 @@ pub fn create(
             api_tokens::token_hash.eq(hash_token(&secret)),
             api_tokens::token_prefix.eq(&prefix),
             api_tokens::created_at.eq(now.naive_utc()),
+            api_tokens::ip_allow_list.eq(allow.map(AllowList::encode)),
         ))
         .execute(conn)?;
     Ok(CreatedToken {
@@ -116,7 +198,14 @@ pub fn authenticate(
         return Ok(None);
     }
     // A token of a disabled or deleted account stops working with its account.
-    let found: Option<(String, String, String, Option<NaiveDateTime>)> = api_tokens::table
+    type Found = (
+        String,
+        String,
+        String,
+        Option<NaiveDateTime>,
+        Option<String>,
+    );
+    let found: Option<Found> = api_tokens::table
         .inner_join(accounts::table)
         .filter(api_tokens::token_hash.eq(hash_token(presented)))
         .filter(api_tokens::revoked_at.is_null())
@@ -126,10 +215,11 @@ pub fn authenticate(
             api_tokens::name,
             api_tokens::account_id,
             api_tokens::last_used_at,
+            api_tokens::ip_allow_list,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, name, account_id, last_used)) = found else {
+    let Some((id, name, account_id, last_used, allow)) = found else {
         return Ok(None);
     };
     let now = clock.now();
@@ -138,10 +228,16 @@ pub fn authenticate(
             .set(api_tokens::last_used_at.eq(now.naive_utc()))
             .execute(conn)?;
     }
+    let allow = match allow {
+        Some(stored) => AllowList::parse("ip_allow_list", &stored)
+            .map_err(|e| IdentityError::Inconsistent(format!("stored allow-list: {e}")))?,
+        None => None,
+    };
     Ok(Some(TokenOwner {
         token_id: ApiTokenId::from_stored(id),
         token_name: name,
         account_id: AccountId::from_stored(account_id),
+        allow,
     }))
 }
 
@@ -205,4 +301,35 @@ pub fn list(conn: &mut DbConnection, account_oid: &Oid) -> Result<Vec<ApiToken>>
             last_used_at: used.map(|t| t.and_utc()),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_match_addresses_and_ranges() {
+        let list = AllowList::parse("ipAllowList", "10.0.0.0/8, 192.0.2.7 2001:db8::/32")
+            .expect("valid")
+            .expect("some");
+        for ok in ["10.1.2.3", "192.0.2.7", "2001:db8::1", "::ffff:10.9.9.9"] {
+            assert!(list.allows(ok.parse().expect("ip")), "{ok}");
+        }
+        for no in ["11.0.0.1", "192.0.2.8", "2001:db9::1", "127.0.0.1"] {
+            assert!(!list.allows(no.parse().expect("ip")), "{no}");
+        }
+        assert_eq!(AllowList::parse("ipAllowList", " ").expect("empty"), None);
+        assert!(matches!(
+            AllowList::parse("ipAllowList", "10.0.0.0/33"),
+            Err(IdentityError::Invalid {
+                field: "ipAllowList",
+                ..
+            })
+        ));
+        assert!(AllowList::parse("ipAllowList", "example.com").is_err());
+        let any = AllowList::parse("x", "0.0.0.0/0")
+            .expect("valid")
+            .expect("some");
+        assert!(any.allows("8.8.8.8".parse().expect("ip")));
+    }
 }

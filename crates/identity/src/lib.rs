@@ -25,6 +25,7 @@ pub mod session;
 pub mod settings;
 mod text;
 pub mod throttle;
+pub mod token_request;
 
 pub use account::{Account, AccountKind, AccountStatus};
 pub use alias::Alias;

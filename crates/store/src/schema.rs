@@ -108,6 +108,36 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         /// Last successful use.
         last_used_at -> Nullable<Timestamp>,
+        /// Addresses it may be used from; none: anywhere.
+        ip_allow_list -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Requests for API tokens (distributor → platform approval → collection).
+    api_token_requests (id) {
+        /// Internal id.
+        id -> Text,
+        /// The customer account the token is for.
+        account_id -> Text,
+        /// The distributor that asked.
+        requested_by_account -> Text,
+        /// Who asked (name).
+        requested_by -> Text,
+        /// Domain name of the customer's system.
+        domain_name -> Nullable<Text>,
+        /// Addresses the token may be used from.
+        ip_allow_list -> Nullable<Text>,
+        /// requested, approved, collected or rejected.
+        status -> Text,
+        /// Who decided (name).
+        decided_by -> Nullable<Text>,
+        /// The token, once collected.
+        token_id -> Nullable<Text>,
+        /// Request time.
+        created_at -> Timestamp,
+        /// Decision time.
+        decided_at -> Nullable<Timestamp>,
     }
 }
 
@@ -466,4 +496,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_history,
     mail_templates,
     account_details,
+    api_token_requests,
 );

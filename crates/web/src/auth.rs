@@ -33,6 +33,7 @@ impl FromRequest for ManagementCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let peer = req.peer_addr().map(|a| a.ip());
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -52,6 +53,13 @@ impl FromRequest for ManagementCaller {
                 .db(move |conn, clock| api_token::authenticate(conn, clock, &token))
                 .await?
                 .ok_or_else(|| unauthorized("the API token is unknown or revoked"))?;
+            if let Some(allow) = &owner.allow
+                && !peer.is_some_and(|ip| allow.allows(ip))
+            {
+                return Err(unauthorized(
+                    "this API token may not be used from this address",
+                ));
+            }
             Ok(Self {
                 account: owner.account_id.clone(),
                 actor: Actor::api_token(owner.account_id.clone(), &owner.token_name),
