@@ -47,7 +47,11 @@ class Lanyard:
             [BIN, "up"], cwd=self.dir, env=self.env, stdout=subprocess.PIPE, text=True
         )
         urls = []
+        self.setup_link = None
         for line in self.proc.stdout:
+            setup = re.search(r"(http://\S+/console/register\?code=\w+)", line)
+            if setup:
+                self.setup_link = setup.group(1)
             found = re.search(r"(http://\S+)", line)
             if found and len(urls) < 3:
                 urls.append(found.group(1))

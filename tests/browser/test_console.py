@@ -60,6 +60,10 @@ def assert_no_console_errors(driver):
 def register_and_activate(lanyard, driver, address, name):
     body = lanyard.wait_mail(address)
     link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
+    register_with(lanyard, driver, link, address, name)
+
+
+def register_with(lanyard, driver, link, address, name):
     driver.get(link)
     assert driver.find_element(By.NAME, "code").get_attribute("value")
     fill(driver, email=address, fullName=name, password=PASSWORD, password2=PASSWORD)
@@ -317,6 +321,38 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     # Its main e-mail was invited; once that administrator activates, the account is Activated.
     register_and_activate(lanyard, driver, "it@initech.example", "Peter Gibbons")
     log_in(lanyard, driver, "dave@resale.example")
+
+    # An API token for Initech: Dave requests it, the platform operator (registered through the
+    # first start's setup link) approves, Dave collects it once, and it works from here only.
+    driver.get(lanyard.url + "/console/api-tokens")
+    fill(driver, domainName="api.initech.example", ipAllowList="127.0.0.1, ::1")
+    submit(driver)
+    assert "waiting for approval" in driver.page_source
+    log_out(driver)
+    register_with(lanyard, driver, lanyard.setup_link, "root@platform.example", "Platform Operator")
+    log_in(lanyard, driver, "root@platform.example")
+    driver.get(lanyard.url + "/console/api-tokens")
+    approve = driver.find_element(By.CSS_SELECTOR, "button[id^='approve-']")
+    old = driver.find_element(By.TAG_NAME, "html")
+    approve.click()
+    wait_for_new_page(old)
+    log_out(driver)
+    log_in(lanyard, driver, "dave@resale.example")
+    driver.get(lanyard.url + "/console/api-tokens")
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "button[id^='collect-']").click()
+    wait_for_new_page(old)
+    token = driver.find_element(By.ID, "api-token").text
+    assert token.startswith("lyd_")
+    screenshot(driver, f"{lanyard.backend}-12-api-token")
+    driver.get(lanyard.url + "/console/api-tokens")
+    assert not driver.find_elements(By.CSS_SELECTOR, "button[id^='collect-']"), "collected once"
+    request = urllib.request.Request(
+        lanyard.url + "/rest/users/count", headers={"Authorization": f"Bearer {token}", "X-PBM-API-VERSION": "2"}
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.read() == b"0"
+
     driver.get(lanyard.url + "/console/accounts")
     driver.find_element(By.LINK_TEXT, "Initech").click()
     assert driver.find_element(By.ID, "account-status").text == "Activated"

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod administrators;
+mod api_tokens;
 mod auth;
 mod history;
 mod login;
@@ -89,6 +90,10 @@ impl Templates {
             (
                 "settings.html",
                 include_str!("../../templates/settings.html"),
+            ),
+            (
+                "api_tokens.html",
+                include_str!("../../templates/api_tokens.html"),
             ),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
@@ -323,6 +328,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings", web::post().to(settings::save))
             .route("/profiles/{id}", web::get().to(profiles::edit_form))
             .route("/profiles/{id}/{action}", web::post().to(profiles::act))
+            .route("/api-tokens", web::get().to(api_tokens::list))
+            .route("/api-tokens", web::post().to(api_tokens::request))
+            .route("/api-tokens/{id}/{action}", web::post().to(api_tokens::act))
             .route("/history", web::get().to(history::list))
             .route("/history/export.xlsx", web::get().to(history::export)),
     );
