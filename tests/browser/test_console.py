@@ -371,4 +371,12 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     header = ["Company Name", "Profile", "First Name", "Last Name", "Status", "Number of Credits"]
     at = rows.index(header)
     assert rows[at + 1][:5] == ["Initech", "End Customer", "Peter", "Gibbons", "Disabled"]
+
+    # Deleting asks for a confirmation; then the account is gone for good.
+    driver.find_element(By.NAME, "confirm").click()
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "action-delete").click()
+    wait_for_new_page(old)
+    driver.get(lanyard.url + "/console/accounts")
+    assert "Initech" not in driver.page_source
     assert_no_console_errors(driver)

@@ -1339,6 +1339,16 @@ fn another_full_admin(
     Ok(false)
 }
 
+/// Whether some active administrator of `account` holds every right over the whole account.
+pub(crate) fn has_full_admin(conn: &mut DbConnection, account: &AccountId) -> Result<bool> {
+    for a in list(conn, account)? {
+        if holds_everything(conn, &a)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Serializes changes that must keep one administrator holding every right: on PostgreSQL the
 /// account's row is locked (SQLite's immediate transaction already holds the only write lock).
 fn lock_account(conn: &mut DbConnection, account: &AccountId) -> Result<()> {

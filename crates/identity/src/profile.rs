@@ -216,6 +216,7 @@ pub fn update(
                 "a profile cannot have rights you do not have".into(),
             ));
         }
+        let had_full_admin = crate::admin::has_full_admin(conn, account)?;
         let changed = diesel::update(profiles::table.filter(profiles::id.eq(id.as_str())))
             .set((
                 profiles::name.eq(&name),
@@ -233,6 +234,13 @@ pub fn update(
                 )));
             }
             Err(e) => return Err(IdentityError::Store(StoreError::Query(e))),
+        }
+        // Narrowing a profile must not leave the account without an administrator holding
+        // every right (the same rule as for changing, disabling or deleting administrators).
+        if had_full_admin && !crate::admin::has_full_admin(conn, account)? {
+            return Err(IdentityError::NotAllowed(
+                "this change would leave no administrator holding every right".into(),
+            ));
         }
         history::record_by(
             conn,

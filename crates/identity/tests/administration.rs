@@ -639,7 +639,87 @@ fn sessions_expire_and_rotate(db: &TestDb) {
     );
 }
 
+fn narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator(db: &TestDb) {
+    let w = world(db);
+    let full = profile::create(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        "Full",
+        &Rights::all(),
+    )
+    .expect("profile");
+    let inv = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        None,
+        &full.id,
+        &ScopeChoice::All,
+    )
+    .expect("invite");
+    let second = register(db, &w, inv.code.expose(), "second@dist.example").expect("register");
+    let code = code_after(
+        &last_mail_text(db, "second@dist.example"),
+        "your activation code is ",
+    );
+    admin::activate(&mut db.conn(), &w.clock, "second@dist.example", &code).expect("activate");
+    admin::set_profile_and_scope(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &second.id,
+        &full.id,
+        &ScopeChoice::All,
+    )
+    .expect("full profile");
+    let second_actor = admin::actor(&mut db.conn(), &second.id).expect("actor");
+    // The boss is demoted: the second administrator, through "Full", still holds everything.
+    let mut helpdesk = Rights::default();
+    helpdesk.grant(Area::EndUsers, VerbSet::NONE.with(Verb::View));
+    let small = profile::create(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        "Small",
+        &helpdesk,
+    )
+    .expect("small");
+    admin::set_profile_and_scope(
+        &mut db.conn(),
+        &w.clock,
+        &second_actor,
+        w.boss.administrator.as_ref().expect("id"),
+        &small.id,
+        &ScopeChoice::All,
+    )
+    .expect("demote the boss");
+    assert!(matches!(
+        profile::update(
+            &mut db.conn(),
+            &w.clock,
+            &second_actor,
+            &w.distributor,
+            &full.id,
+            "Full",
+            &helpdesk
+        ),
+        Err(IdentityError::NotAllowed(_))
+    ));
+    assert!(
+        profile::get(&mut db.conn(), &w.distributor, &full.id)
+            .expect("unchanged")
+            .rights
+            .is_everything()
+    );
+}
+
 both_backends!(
+    narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator,
     invited_by_code_registers_activates_and_logs_in,
     one_invitation_code_used_concurrently_registers_once,
     invitation_by_email_lists_the_invited_administrator,

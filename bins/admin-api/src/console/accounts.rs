@@ -326,6 +326,8 @@ pub(crate) async fn show(
 pub(crate) struct CsrfForm {
     #[serde(default)]
     csrf: String,
+    /// The deletion's confirmation checkbox.
+    confirm: Option<String>,
 }
 
 pub(crate) async fn act(
@@ -337,6 +339,17 @@ pub(crate) async fn act(
     console.check_csrf(&form.csrf)?;
     let (raw, action) = path.into_inner();
     let oid = parse_oid(&raw)?;
+    if action == "delete" && form.confirm.is_none() {
+        return Err(ConsoleError::Page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Deleting needs the confirmation box ticked.".into(),
+        ));
+    }
+    let back = if action == "delete" {
+        "/console/accounts".to_owned()
+    } else {
+        format!("/console/accounts/{oid}")
+    };
     let (c, links, target) = (console.clone(), state.links(), oid.clone());
     let outcome = form_call(&state, move |conn, clock| match action.as_str() {
         "disable" => customer::disable(conn, clock, &links, &c.actor, &target).map(drop),
@@ -346,7 +359,7 @@ pub(crate) async fn act(
     })
     .await?;
     match outcome {
-        Ok(()) => Ok(redirect(&format!("/console/accounts/{oid}"))),
+        Ok(()) => Ok(redirect(&back)),
         Err((_, message)) => Err(ConsoleError::Page(
             StatusCode::CONFLICT,
             message.unwrap_or_else(|| "not possible".into()),
