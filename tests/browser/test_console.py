@@ -304,6 +304,20 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     lanyard.cli("admin", "invite", "--account", dist, "--email", "dave@resale.example")
     register_and_activate(lanyard, driver, "dave@resale.example", "Dave Distributor")
     log_in(lanyard, driver, "dave@resale.example")
+
+    # Personalization: the invitation e-mail is reworded for Resale and its customers.
+    driver.get(lanyard.url + "/console/personalization/admin_invitation")
+    text = driver.find_element(By.ID, "text")
+    text.clear()
+    text.send_keys("Welcome {{ nobody }}")
+    submit(driver)
+    assert "nobody" in driver.find_element(By.ID, "template-error").text, "an undefined variable is refused"
+    text = driver.find_element(By.ID, "text")
+    text.clear()
+    text.send_keys("Resale Ltd invites you to {{ account_name }}. Register: {{ link }}")
+    submit(driver)
+    assert "changed for this account" in driver.page_source
+
     driver.find_element(By.LINK_TEXT, "Customer accounts").click()
     driver.find_element(By.LINK_TEXT, "Add a customer account").click()
     fields = dict(name="Initech", mainEmail="it@initech.example", manager="Bill Lumbergh", street="1 Main St",
@@ -318,8 +332,12 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     assert not driver.find_elements(By.ID, "action-disable"), "a Created account cannot be disabled"
     screenshot(driver, f"{lanyard.backend}-10-customer-account")
 
-    # Its main e-mail was invited; once that administrator activates, the account is Activated.
-    register_and_activate(lanyard, driver, "it@initech.example", "Peter Gibbons")
+    # Its main e-mail was invited — with Resale's wording, inherited by Initech; once that
+    # administrator activates, the account is Activated.
+    body = lanyard.wait_mail("it@initech.example")
+    assert "Resale Ltd invites you to Initech." in body, body
+    link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
+    register_with(lanyard, driver, link, "it@initech.example", "Peter Gibbons")
     log_in(lanyard, driver, "dave@resale.example")
 
     # An API token for Initech: Dave requests it, the platform operator (registered through the

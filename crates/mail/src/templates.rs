@@ -150,6 +150,33 @@ fn environment(text: &TemplateText) -> Result<Environment<'static>, minijinja::E
 
 /// Checks that an override compiles and renders with `sample` variables (used before saving).
 pub fn validate(text: &TemplateText, sample: &Value) -> Result<(), MailError> {
+    let fail = |detail: String| MailError::Template {
+        name: "override".into(),
+        detail,
+    };
+    let env = environment(text).map_err(|e| fail(e.to_string()))?;
+    let known: std::collections::BTreeSet<String> = sample
+        .try_iter()
+        .map(|keys| keys.map(|k| k.to_string()).collect())
+        .unwrap_or_default();
+    let mut unknown = std::collections::BTreeSet::new();
+    for part in ["subject.txt", "body.txt", "body.html"] {
+        if let Ok(template) = env.get_template(part) {
+            unknown.extend(
+                template
+                    .undeclared_variables(false)
+                    .into_iter()
+                    .filter(|v| !known.contains(v)),
+            );
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(fail(format!(
+            "unknown variable(s) {}; available: {}",
+            unknown.into_iter().collect::<Vec<_>>().join(", "),
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
     render_text("override", text, sample).map(drop)
 }
 
@@ -297,6 +324,7 @@ mod tests {
             html: None,
             overridden_by: None,
         };
-        assert!(validate(&text, &minijinja::context! {}).is_err());
+        let err = validate(&text, &minijinja::context! { name => "x" }).expect_err("refused");
+        assert!(err.to_string().contains("nobody"), "{err}");
     }
 }

@@ -11,6 +11,7 @@ mod auth;
 mod history;
 mod login;
 mod password;
+mod personalization;
 mod profiles;
 mod register;
 mod settings;
@@ -94,6 +95,14 @@ impl Templates {
             (
                 "api_tokens.html",
                 include_str!("../../templates/api_tokens.html"),
+            ),
+            (
+                "personalization.html",
+                include_str!("../../templates/personalization.html"),
+            ),
+            (
+                "personalization_form.html",
+                include_str!("../../templates/personalization_form.html"),
             ),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
@@ -331,6 +340,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/api-tokens", web::get().to(api_tokens::list))
             .route("/api-tokens", web::post().to(api_tokens::request))
             .route("/api-tokens/{id}/{action}", web::post().to(api_tokens::act))
+            .route("/personalization", web::get().to(personalization::list))
+            .route(
+                "/personalization/{name}",
+                web::get().to(personalization::edit),
+            )
+            .route(
+                "/personalization/{name}",
+                web::post().to(personalization::save),
+            )
             .route("/history", web::get().to(history::list))
             .route("/history/export.xlsx", web::get().to(history::export)),
     );

@@ -1,0 +1,185 @@
+//! Personalization of the automatic e-mails (STid "Personalization panel"): an account rewords
+//! any e-mail; accounts below it inherit unless they change it themselves.
+
+use super::auth::Console;
+use super::{ConsoleError, Templates};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use lanyard_identity::rights::{Area, Verb, authorize};
+use lanyard_identity::{IdentityError, account};
+use lanyard_mail::templates::{self, TemplateText};
+use lanyard_web::AppState;
+use std::collections::BTreeMap;
+
+/// Values for every variable the built-in texts use, to check that an edited text renders.
+fn sample() -> minijinja::Value {
+    minijinja::context! {
+        account_name => "Example Ltd", inviter_name => "Ann Admin", link => "https://example.com/x",
+        code => "ABCDEFGH12345678ABCDEFGH", expires => "2026-01-01 12:00 UTC", name => "Ann Admin", by => "Platform",
+    }
+}
+
+const VARIABLES: &str = "account_name, inviter_name, link, code, expires, name, by";
+
+fn origin(text: &TemplateText, me: &lanyard_core::id::AccountId) -> &'static str {
+    match &text.overridden_by {
+        None => "built in",
+        Some(a) if a == me => "changed for this account",
+        Some(_) => "inherited from a parent account",
+    }
+}
+
+fn mail_error(e: lanyard_mail::MailError) -> IdentityError {
+    match e {
+        lanyard_mail::MailError::Store(s) => IdentityError::Store(s),
+        other => IdentityError::Invalid {
+            field: "template",
+            rule: other.to_string(),
+        },
+    }
+}
+
+pub(crate) async fn list(
+    console: Console,
+    state: web::Data<AppState>,
+    templates_page: web::Data<Templates>,
+) -> Result<HttpResponse, ConsoleError> {
+    let c = console.clone();
+    let rows = state
+        .db(move |conn, _| {
+            authorize(conn, &c.actor, Area::MyAccount, Verb::View, &c.admin.account)?;
+            let chain = account::ancestors(conn, &c.admin.account)?;
+            let mut rows = Vec::new();
+            for b in templates::BUILTIN {
+                let text = templates::resolve(conn, &chain, b.name).map_err(mail_error)?;
+                rows.push(minijinja::context! { name => b.name, description => b.description, origin => origin(&text, &c.admin.account) });
+            }
+            Ok::<_, IdentityError>(rows)
+        })
+        .await?;
+    templates_page.render(
+        "personalization.html",
+        console.page(
+            "Personalization",
+            "personalization",
+            minijinja::context! { templates => rows },
+        ),
+    )
+}
+
+async fn render(
+    console: &Console,
+    state: &AppState,
+    page: &Templates,
+    name: String,
+    shown: Option<(BTreeMap<String, String>, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let builtin = templates::builtin(&name).ok_or_else(|| {
+        ConsoleError::Page(StatusCode::NOT_FOUND, "There is no such e-mail.".into())
+    })?;
+    let (c, n) = (console.clone(), name.clone());
+    let text = state
+        .db(move |conn, _| {
+            authorize(
+                conn,
+                &c.actor,
+                Area::MyAccount,
+                Verb::View,
+                &c.admin.account,
+            )?;
+            let chain = account::ancestors(conn, &c.admin.account)?;
+            templates::resolve(conn, &chain, &n).map_err(mail_error)
+        })
+        .await?;
+    let (status, subject, body, html, error) = match shown {
+        Some((form, error)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form.get("subject").cloned().unwrap_or_default(),
+            form.get("text").cloned().unwrap_or_default(),
+            form.get("html").cloned().unwrap_or_default(),
+            Some(error),
+        ),
+        None => (
+            StatusCode::OK,
+            text.subject.clone(),
+            text.text.clone(),
+            text.html.clone().unwrap_or_default(),
+            None,
+        ),
+    };
+    let ctx = console.page(&name, "personalization", minijinja::context! {
+        name => name, description => builtin.description, origin => origin(&text, &console.admin.account),
+        variables => VARIABLES, subject => subject, text => body, html => html, error => error,
+    });
+    page.render_status(status, "personalization_form.html", ctx)
+}
+
+pub(crate) async fn edit(
+    console: Console,
+    state: web::Data<AppState>,
+    page: web::Data<Templates>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    render(&console, &state, &page, path.into_inner(), None).await
+}
+
+pub(crate) async fn save(
+    console: Console,
+    state: web::Data<AppState>,
+    page: web::Data<Templates>,
+    path: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let name = path.into_inner();
+    let reset = form.get("do").map(String::as_str) == Some("default");
+    let text = TemplateText {
+        subject: form.get("subject").cloned().unwrap_or_default(),
+        text: form.get("text").cloned().unwrap_or_default(),
+        html: form.get("html").cloned().filter(|h| !h.trim().is_empty()),
+        overridden_by: None,
+    };
+    let (c, n) = (console.clone(), name.clone());
+    let outcome = state
+        .db(move |conn, clock| {
+            authorize(
+                conn,
+                &c.actor,
+                Area::MyAccount,
+                Verb::Edit,
+                &c.admin.account,
+            )?;
+            let result = if reset {
+                templates::clear_override(conn, &c.admin.account, &n)
+            } else {
+                templates::set_override(conn, clock, &c.admin.account, &n, &text, &sample())
+            };
+            match result {
+                Ok(()) => {
+                    let what = if reset {
+                        "reset to the inherited text"
+                    } else {
+                        "changed"
+                    };
+                    lanyard_identity::history::record_by(
+                        conn,
+                        clock,
+                        &c.actor,
+                        &c.admin.account,
+                        "Personalization",
+                        &format!("E-mail {n} {what}"),
+                    )?;
+                    Ok(Ok(()))
+                }
+                Err(lanyard_mail::MailError::Store(s)) => Err(IdentityError::Store(s)),
+                Err(other) => Ok(Err(other.to_string())),
+            }
+        })
+        .await
+        .map_err(ConsoleError::from)?;
+    match outcome {
+        Ok(()) => Ok(super::redirect("/console/personalization")),
+        Err(message) => render(&console, &state, &page, name, Some((form, message))).await,
+    }
+}
