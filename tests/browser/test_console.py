@@ -354,6 +354,15 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     old = driver.find_element(By.TAG_NAME, "html")
     approve.click()
     wait_for_new_page(old)
+    # The operator also owns the plans.
+    driver.get(lanyard.url + "/console/plans")
+    users = driver.find_element(By.ID, "Free-users")
+    users.clear()
+    users.send_keys("25")
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "Free-save").click()
+    wait_for_new_page(old)
+    assert driver.find_element(By.ID, "Free-users").get_attribute("value") == "25"
     log_out(driver)
     log_in(lanyard, driver, "dave@resale.example")
     driver.get(lanyard.url + "/console/api-tokens")

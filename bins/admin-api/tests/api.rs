@@ -677,6 +677,18 @@ async fn organization_settings_and_pricing(app: TestApp) {
     );
     let (_, data) = app.call(Method::GET, "/rest/organization", t, None).await;
     assert_eq!(data["pricing"], "Free");
+    for i in 0..10 {
+        create_user(&app, &org.token, &format!("u{i}")).await;
+    }
+    let over = app
+        .call(
+            Method::POST,
+            "/rest/users",
+            t,
+            Some(json!({"userId": "one-too-many", "email": "x@example.com"})),
+        )
+        .await;
+    assert_error(&over, "PRICING_LIMIT_USERS");
 }
 
 async fn invitations_and_administrators(app: TestApp) {

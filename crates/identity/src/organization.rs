@@ -324,3 +324,127 @@ pub(crate) fn check_invitation_limit(
     }
     Ok(())
 }
+
+/// New limits of a plan, as entered (each at least 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanLimits {
+    /// `maxNumberOfUsers`
+    pub max_users: i64,
+    /// `maxNumberOfAdmins`
+    pub max_admins: i64,
+    /// `daysOfActivityLog`
+    pub days_of_activity_log: i64,
+    /// `maxNumberOfDevicesPerUser`
+    pub max_devices_per_user: i64,
+}
+
+fn platform_only(conn: &mut DbConnection, actor: &Actor) -> Result<()> {
+    if crate::account::platform(conn)?.id != actor.account {
+        return Err(IdentityError::Forbidden(
+            "only the platform operator manages plans".into(),
+        ));
+    }
+    authorize(
+        conn,
+        actor,
+        Area::CustomerAccounts,
+        Verb::Edit,
+        &actor.account,
+    )
+}
+
+/// Changes the limits of the plan `name` (platform operator).
+pub fn update_plan(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    name: &str,
+    limits: PlanLimits,
+) -> Result<()> {
+    for (field, value) in [
+        ("maxNumberOfUsers", limits.max_users),
+        ("maxNumberOfAdmins", limits.max_admins),
+        ("daysOfActivityLog", limits.days_of_activity_log),
+        ("maxNumberOfDevicesPerUser", limits.max_devices_per_user),
+    ] {
+        if value < 0 {
+            return Err(IdentityError::invalid(field, "must be 0 or more"));
+        }
+    }
+    write_transaction(conn, |conn| {
+        platform_only(conn, actor)?;
+        let changed = diesel::update(plans::table.filter(plans::name.eq(name)))
+            .set((
+                plans::max_users.eq(limits.max_users),
+                plans::max_admins.eq(limits.max_admins),
+                plans::days_of_activity_log.eq(limits.days_of_activity_log),
+                plans::max_devices_per_user.eq(limits.max_devices_per_user),
+                plans::updated_at.eq(clock.now().naive_utc()),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            return Err(IdentityError::not_found("plan", name));
+        }
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            &actor.account,
+            "Plans",
+            &format!("Plan {name} changed"),
+        )
+    })
+}
+
+/// Assigns the plan `name` to the organization `oid` (platform operator); an empty name removes
+/// the plan (no limits).
+pub fn set_plan(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    oid: &lanyard_core::Oid,
+    name: &str,
+) -> Result<()> {
+    write_transaction(conn, |conn| {
+        platform_only(conn, actor)?;
+        let target = crate::account::find_by_oid(conn, oid)?;
+        authorize(conn, actor, Area::CustomerAccounts, Verb::Edit, &target.id)?;
+        if name.is_empty() {
+            diesel::update(
+                account_settings::table.filter(account_settings::account_id.eq(target.id.as_str())),
+            )
+            .set(account_settings::plan_id.eq(None::<String>))
+            .execute(conn)?;
+        } else {
+            assign_plan(conn, clock, &target.id, name)?;
+        }
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            &actor.account,
+            "Plans",
+            &format!(
+                "Plan of {} set to {}",
+                target.name,
+                if name.is_empty() { "none" } else { name }
+            ),
+        )
+    })
+}
+
+/// Fails with `PRICING_LIMIT_USERS` when `account` has as many end users as its plan allows.
+/// Call inside the creating transaction.
+pub(crate) fn check_user_limit(conn: &mut DbConnection, account: &AccountId) -> Result<()> {
+    let Some(plan) = settings(conn, account)?.plan else {
+        return Ok(());
+    };
+    let users = crate::end_user::count(conn, account)?;
+    if users >= plan.max_users {
+        return Err(IdentityError::PricingLimit {
+            code: lanyard_core::ErrorCode::PricingLimitUsers,
+            message: format!("the {} plan allows {} end users", plan.name, plan.max_users),
+        });
+    }
+    Ok(())
+}

@@ -718,7 +718,63 @@ fn narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator(db:
     );
 }
 
+fn plans_limit_end_users_and_only_the_operator_changes_them(db: &TestDb) {
+    let w = world(db);
+    organization::assign_plan(&mut db.conn(), &w.clock, &w.org_a, "Free").expect("plan");
+    let token = Actor::api_token(w.org_a.clone(), "t");
+    for i in 0..10 {
+        let new = lanyard_identity::NewEndUser::parse(
+            &format!("u{i}"),
+            Some("u@example.com"),
+            None,
+            None,
+            true,
+        )
+        .expect("valid");
+        lanyard_identity::end_user::create(&mut db.conn(), &w.clock, &token, &w.org_a, new)
+            .expect("within the plan");
+    }
+    let new = lanyard_identity::NewEndUser::parse("u10", Some("u@example.com"), None, None, true)
+        .expect("valid");
+    let err =
+        lanyard_identity::end_user::create(&mut db.conn(), &w.clock, &token, &w.org_a, new.clone())
+            .expect_err("over");
+    assert_eq!(
+        lanyard_core::Coded::code(&err),
+        lanyard_core::ErrorCode::PricingLimitUsers
+    );
+    let limits = organization::PlanLimits {
+        max_users: 11,
+        max_admins: 2,
+        days_of_activity_log: 1,
+        max_devices_per_user: 20,
+    };
+    assert!(
+        matches!(
+            organization::update_plan(&mut db.conn(), &w.clock, &w.boss, "Free", limits),
+            Err(IdentityError::Forbidden(_))
+        ),
+        "a distributor cannot"
+    );
+    let platform = account::platform(&mut db.conn()).expect("platform");
+    let operator = admin::create_first(
+        &mut db.conn(),
+        &w.clock,
+        &platform.id,
+        &email("op@platform.example"),
+        "Operator",
+        STRONG,
+    )
+    .expect("op");
+    let operator = admin::actor(&mut db.conn(), &operator.id).expect("actor");
+    organization::update_plan(&mut db.conn(), &w.clock, &operator, "Free", limits)
+        .expect("operator");
+    lanyard_identity::end_user::create(&mut db.conn(), &w.clock, &token, &w.org_a, new)
+        .expect("room again");
+}
+
 both_backends!(
+    plans_limit_end_users_and_only_the_operator_changes_them,
     narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator,
     invited_by_code_registers_activates_and_logs_in,
     one_invitation_code_used_concurrently_registers_once,

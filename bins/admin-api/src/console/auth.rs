@@ -100,6 +100,7 @@ impl Console {
         .into_iter()
         .map(|(k, a)| (k, self.actor.rights.allows(a, Verb::View)))
         .collect();
+        can.insert("plans", self.account_kind == AccountKind::Platform);
         can.insert(
             "customer_accounts",
             self.account_kind != AccountKind::Organization

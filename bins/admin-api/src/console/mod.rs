@@ -12,6 +12,7 @@ mod history;
 mod login;
 mod password;
 mod personalization;
+mod plans;
 mod profiles;
 mod register;
 mod settings;
@@ -104,6 +105,7 @@ impl Templates {
                 "personalization_form.html",
                 include_str!("../../templates/personalization_form.html"),
             ),
+            ("plans.html", include_str!("../../templates/plans.html")),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -349,6 +351,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 "/personalization/{name}",
                 web::post().to(personalization::save),
             )
+            .route("/plans", web::get().to(plans::list))
+            .route("/plans/{name}", web::post().to(plans::save))
             .route("/history", web::get().to(history::list))
             .route("/history/export.xlsx", web::get().to(history::export)),
     );
