@@ -36,6 +36,7 @@ class Lanyard:
             LANYARD_AUTH_API__BIND="127.0.0.1:0",
             LANYARD_DEVICE_API__BIND="127.0.0.1:0",
             LANYARD_LOG__FILTER="warn",
+            LANYARD_CONSOLE__SELF_REGISTRATION="true",
         )
         self.schema = None
         if backend == "postgres":

@@ -407,3 +407,23 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     driver.get(lanyard.url + "/console/accounts")
     assert "Initech" not in driver.page_source
     assert_no_console_errors(driver)
+
+
+def test_an_organization_registers_itself(lanyard, browser):
+    driver = browser
+    driver.get(lanyard.url + "/console/login")
+    driver.find_element(By.LINK_TEXT, "Register an organization").click()
+    fill(driver, organization="Self Made", email="founder@selfmade.example", fullName="Founder Person",
+         password=PASSWORD, password2="something else entirely")
+    submit(driver)
+    assert driver.find_element(By.ID, "password2-error").text
+    fill(driver, password=PASSWORD, password2=PASSWORD)
+    submit(driver)
+    assert "Activate" in driver.title
+    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("founder@selfmade.example")).group(1)
+    fill(driver, email="founder@selfmade.example", code=code)
+    submit(driver)
+    log_in(lanyard, driver, "founder@selfmade.example")
+    assert "Self Made" in driver.page_source
+    screenshot(driver, f"{lanyard.backend}-13-self-registered")
+    assert_no_console_errors(driver)

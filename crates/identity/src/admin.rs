@@ -1609,3 +1609,82 @@ pub fn add_as_end_user(
         Ok(user)
     })
 }
+
+/// Self-service registration of a new organization (SPEC §1, when the platform allows it): the
+/// organization (below the platform, status Created) and its first administrator (every right,
+/// status Invited until the mailed activation code is entered, which also activates the
+/// organization). Rate-limited per client address.
+#[expect(clippy::too_many_arguments, reason = "the registration form's fields")]
+pub fn register_organization(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    organization: &str,
+    email: &Email,
+    password_given: &str,
+    full_name: &str,
+    client: &str,
+) -> Result<Administrator> {
+    let organization = crate::text::optional_text("organization", Some(organization), 200)?
+        .ok_or_else(|| IdentityError::invalid("organization", "is required"))?;
+    let full_name = crate::text::optional_text("fullName", Some(full_name), 200)?
+        .ok_or_else(|| IdentityError::invalid("fullName", "is required"))?;
+    password::check_policy("password", password_given, &[email.as_str(), &full_name])?;
+    throttle::hit(
+        conn,
+        clock,
+        &format!("signup:{client}"),
+        Limit {
+            max: 5,
+            window: TimeDelta::hours(1),
+        },
+    )?;
+    let hash = password::hash(password_given)?;
+    write_transaction(conn, |conn| {
+        if find_by_email(conn, email.as_str())?.is_some() {
+            return Err(IdentityError::Duplicate(format!(
+                "{email} is already an administrator"
+            )));
+        }
+        let platform = account::platform(conn)?;
+        let oid = crate::oid::next_account(conn)?;
+        let created = account::insert(
+            conn,
+            clock,
+            account::Insert {
+                oid: &oid,
+                kind: account::AccountKind::Organization,
+                parent_id: Some(&platform.id),
+                name: &organization,
+                contact_email: Some(email.as_str()),
+                status: AccountStatus::Created,
+            },
+        )?;
+        let profile = profile::builtin(conn, &created.id)?;
+        let id = AdministratorId::new_random();
+        insert(
+            conn,
+            clock,
+            &id,
+            &created.id,
+            email,
+            &full_name,
+            AdminStatus::Invited,
+            &profile,
+            &ScopeChoice::All,
+            None,
+            Some(&hash),
+        )?;
+        send_activation(conn, clock, links, &id)?;
+        history::record(
+            conn,
+            clock,
+            &created.id,
+            "My account",
+            &format!("Organization registered: {organization}"),
+            &full_name,
+            Some(email.as_str()),
+        )?;
+        get(conn, &id)
+    })
+}

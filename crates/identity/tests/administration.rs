@@ -773,7 +773,99 @@ fn plans_limit_end_users_and_only_the_operator_changes_them(db: &TestDb) {
         .expect("room again");
 }
 
+fn an_organization_registers_itself_and_activates(db: &TestDb) {
+    let w = world(db);
+    let registered = admin::register_organization(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        "Self Made Kft",
+        &email("founder@selfmade.example"),
+        STRONG,
+        "Founder Person",
+        "203.0.113.9",
+    )
+    .expect("register");
+    assert_eq!(registered.status, AdminStatus::Invited);
+    let org = account::get(&mut db.conn(), &registered.account).expect("org");
+    assert_eq!(
+        (org.kind, org.status),
+        (
+            AccountKind::Organization,
+            lanyard_identity::AccountStatus::Created
+        )
+    );
+    assert!(matches!(
+        admin::register_organization(
+            &mut db.conn(),
+            &w.clock,
+            &links(),
+            "Again",
+            &email("founder@selfmade.example"),
+            STRONG,
+            "Founder Person",
+            "203.0.113.9"
+        ),
+        Err(IdentityError::Duplicate(_))
+    ));
+    assert!(matches!(
+        admin::register_organization(
+            &mut db.conn(),
+            &w.clock,
+            &links(),
+            "",
+            &email("x@selfmade.example"),
+            STRONG,
+            "X",
+            "203.0.113.9"
+        ),
+        Err(IdentityError::Invalid {
+            field: "organization",
+            ..
+        })
+    ));
+    let code = code_after(
+        &last_mail_text(db, "founder@selfmade.example"),
+        "your activation code is ",
+    );
+    admin::activate(&mut db.conn(), &w.clock, "founder@selfmade.example", &code).expect("activate");
+    assert_eq!(
+        account::get(&mut db.conn(), &registered.account)
+            .expect("org")
+            .status,
+        lanyard_identity::AccountStatus::Activated
+    );
+    admin::login(
+        &mut db.conn(),
+        &w.clock,
+        "founder@selfmade.example",
+        STRONG,
+        "x",
+    )
+    .expect("login");
+    // Registration is rate-limited per client address.
+    let mut last = Ok(());
+    for i in 0..6 {
+        last = admin::register_organization(
+            &mut db.conn(),
+            &w.clock,
+            &links(),
+            "Spam",
+            &email(&format!("s{i}@spam.example")),
+            STRONG,
+            "Spam Person",
+            "198.51.100.1",
+        )
+        .map(drop);
+    }
+    assert!(
+        matches!(last, Err(IdentityError::RateLimited { .. })),
+        "{last:?}"
+    );
+}
+
 both_backends!(
+    an_organization_registers_itself_and_activates,
     plans_limit_end_users_and_only_the_operator_changes_them,
     narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator,
     invited_by_code_registers_activates_and_logs_in,

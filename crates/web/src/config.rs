@@ -47,10 +47,20 @@ pub struct Settings {
     pub auth_api: ServiceSettings,
     /// `[device_api]`
     pub device_api: ServiceSettings,
+    /// `[console]`
+    pub console: ConsoleSettings,
     /// `[mail]`
     pub mail: MailSettings,
     /// `[log]`
     pub log: LogSettings,
+}
+
+/// `[console]`: the web console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Whether anyone may register a new organization.
+    pub self_registration: bool,
 }
 
 /// `[mail]`: how e-mail leaves the outbox.

@@ -20,12 +20,20 @@ pub(crate) struct LoginForm {
 
 pub(crate) async fn form(
     req: HttpRequest,
+    state: web::Data<AppState>,
     templates: web::Data<Templates>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (csrf, cookie) = anonymous_csrf(&req);
     let mut page = templates.render(
         "login.html",
-        anonymous_page(&req, "Log in", &csrf, minijinja::context! { email => "" }),
+        anonymous_page(
+            &req,
+            "Log in",
+            &csrf,
+            minijinja::context! {
+                email => "", self_registration => state.settings.console.self_registration,
+            },
+        ),
     )?;
     if let Some(cookie) = cookie {
         let _added = page.add_cookie(&cookie);

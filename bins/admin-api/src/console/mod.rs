@@ -106,6 +106,7 @@ impl Templates {
                 include_str!("../../templates/personalization_form.html"),
             ),
             ("plans.html", include_str!("../../templates/plans.html")),
+            ("signup.html", include_str!("../../templates/signup.html")),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -294,6 +295,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(login::logout))
             .route("/register", web::get().to(register::form))
             .route("/register", web::post().to(register::submit))
+            .route("/signup", web::get().to(register::signup_form))
+            .route("/signup", web::post().to(register::signup))
             .route("/activate", web::get().to(register::activate_form))
             .route("/activate", web::post().to(register::activate))
             .route("/forgot-password", web::get().to(password::forgot_form))

@@ -193,3 +193,115 @@ pub(crate) async fn activate(
         ),
     }
 }
+
+fn signup_enabled(state: &AppState) -> Result<(), ConsoleError> {
+    if state.settings.console.self_registration {
+        Ok(())
+    } else {
+        Err(ConsoleError::Page(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "Organizations are registered by their distributor here.".into(),
+        ))
+    }
+}
+
+pub(crate) async fn signup_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+) -> Result<HttpResponse, ConsoleError> {
+    signup_enabled(&state)?;
+    let (csrf, cookie) = anonymous_csrf(&req);
+    let page = templates.render(
+        "signup.html",
+        anonymous_page(
+            &req,
+            "Register an organization",
+            &csrf,
+            minijinja::context! {
+                form => BTreeMap::<String, String>::new(), policy => password::POLICY,
+            },
+        ),
+    )?;
+    Ok(with_cookie(page, cookie))
+}
+
+pub(crate) async fn signup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    signup_enabled(&state)?;
+    let form = form.into_inner();
+    check_anonymous_csrf(
+        &req,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    )?;
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let mut errors = BTreeMap::new();
+    let email = Email::parse(&get("email"))
+        .map_err(|e| errors.insert("email".to_owned(), e.to_string()))
+        .ok();
+    if get("password") != get("password2") {
+        errors.insert(
+            "password2".to_owned(),
+            "must be the same as the password".to_owned(),
+        );
+    }
+    let client = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let outcome = match email {
+        Some(email) if errors.is_empty() => {
+            let (links, organization, password, name) = (
+                state.links(),
+                get("organization"),
+                get("password"),
+                get("fullName"),
+            );
+            form_call(&state, move |conn, clock| {
+                admin::register_organization(
+                    conn,
+                    clock,
+                    &links,
+                    &organization,
+                    &email,
+                    &password,
+                    &name,
+                    &client,
+                )
+            })
+            .await?
+        }
+        _ => Err((errors, None)),
+    };
+    let (csrf, _) = anonymous_csrf(&req);
+    match outcome {
+        Ok(registered) => templates.render(
+            "activate.html",
+            anonymous_page(
+                &req,
+                "Activate",
+                &csrf,
+                minijinja::context! {
+                    email => registered.email,
+                    notice => "Registered. Enter the activation code we e-mailed you.",
+                },
+            ),
+        ),
+        Err((errors, message)) => templates.render_status(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "signup.html",
+            anonymous_page(
+                &req,
+                "Register an organization",
+                &csrf,
+                minijinja::context! {
+                    form => form, policy => password::POLICY, errors => errors, error => message,
+                },
+            ),
+        ),
+    }
+}
