@@ -204,14 +204,22 @@ pub(crate) async fn change_password(
             None,
         ))
     };
-    let (notice, errors, error) = match outcome {
-        Ok(()) => (Some("Password changed."), BTreeMap::new(), None),
-        Err((errors, error)) => (None, errors, error),
-    };
-    let status = if notice.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+    me_after(
+        &console,
+        &templates,
+        outcome.map(|()| "Password changed.".to_owned()),
+    )
+}
+
+/// "My profile" after one of its forms: the notice of a success, or the form's errors.
+fn me_after(
+    console: &Console,
+    templates: &Templates,
+    outcome: Result<String, (BTreeMap<String, String>, Option<String>)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (status, notice, errors, error) = match outcome {
+        Ok(notice) => (StatusCode::OK, Some(notice), BTreeMap::new(), None),
+        Err((errors, error)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, error),
     };
     let ctx = console.page("My profile", "me", minijinja::context! {
         email => console.admin.email.clone(), policy => password::POLICY, notice => notice, errors => errors, error => error,
@@ -249,23 +257,11 @@ pub(crate) async fn change_email(
             None,
         )),
     };
-    let (notice, errors, error) = match outcome {
-        Ok(()) => (
-            Some(format!("A confirmation link is on its way to {raw}.")),
-            BTreeMap::new(),
-            None,
-        ),
-        Err((errors, error)) => (None, errors, error),
-    };
-    let status = if notice.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let ctx = console.page("My profile", "me", minijinja::context! {
-        email => console.admin.email.clone(), policy => password::POLICY, notice => notice, errors => errors, error => error,
-    });
-    templates.render_status(status, "me.html", ctx)
+    me_after(
+        &console,
+        &templates,
+        outcome.map(|()| format!("A confirmation link is on its way to {raw}.")),
+    )
 }
 
 pub(crate) async fn confirm_email(
