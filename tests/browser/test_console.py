@@ -118,9 +118,13 @@ def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids
     fill(driver, invitationExpirationHours="0")
     submit(driver)
     assert "between 1 and 8760" in driver.find_element(By.ID, "invitationExpirationHours-error").text
-    fill(driver, invitationExpirationHours="48", name="Acme Corp")
+    fill(driver, invitationExpirationHours="48", name="Acme Corp", manageableAliasRegex="[unclosed")
+    submit(driver)
+    assert "not a valid regular expression" in driver.find_element(By.ID, "manageableAliasRegex-error").text
+    fill(driver, manageableAliasRegex="^[a-z]+$", maxDeviceInactivityDays="90", deletedUserEmail="hr@acme.example")
     submit(driver)
     assert "Saved." in driver.page_source and "Acme Corp" in driver.page_source
+    assert driver.find_element(By.ID, "maxDeviceInactivityDays").get_attribute("value") == "90"
 
     # An end user, so the list has something to show.
     driver.get(lanyard.url + "/console/users/new")

@@ -448,3 +448,138 @@ pub(crate) fn check_user_limit(conn: &mut DbConnection, account: &AccountId) -> 
     }
     Ok(())
 }
+
+/// The settings of SPEC §1 "Account settings" beyond those of the PassBy[ME] API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoreSettings {
+    /// Where failed callbacks are reported.
+    pub failed_callback_email: Option<Email>,
+    /// Where deleted end users are reported.
+    pub deleted_user_email: Option<Email>,
+    /// Aliases administrators may manage (a regular expression; others are invisible to them).
+    pub manageable_alias_regex: Option<String>,
+    /// Devices inactive longer than this many days are removed.
+    pub max_device_inactivity_days: Option<i64>,
+}
+
+impl MoreSettings {
+    /// Validates the raw fields (empty means none), naming the field.
+    pub fn parse(
+        failed_callback_email: &str,
+        deleted_user_email: &str,
+        manageable_alias_regex: &str,
+        max_device_inactivity_days: &str,
+    ) -> Result<Self> {
+        let email = |field: &'static str, raw: &str| {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                Ok(None)
+            } else {
+                Email::parse(raw)
+                    .map(Some)
+                    .map_err(|e| IdentityError::invalid(field, e.to_string()))
+            }
+        };
+        let regex = manageable_alias_regex.trim();
+        if !regex.is_empty() {
+            regex::Regex::new(regex).map_err(|e| {
+                IdentityError::invalid(
+                    "manageableAliasRegex",
+                    format!("is not a valid regular expression: {e}"),
+                )
+            })?;
+        }
+        let days = max_device_inactivity_days.trim();
+        let days = if days.is_empty() {
+            None
+        } else {
+            Some(
+                days.parse::<i64>()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| {
+                        IdentityError::invalid(
+                            "maxDeviceInactivityDays",
+                            "must be a number of days between 1 and 3650",
+                        )
+                    })?,
+            )
+        };
+        Ok(Self {
+            failed_callback_email: email("failedCallbackEmail", failed_callback_email)?,
+            deleted_user_email: email("deletedUserEmail", deleted_user_email)?,
+            manageable_alias_regex: (!regex.is_empty()).then(|| regex.to_owned()),
+            max_device_inactivity_days: days,
+        })
+    }
+}
+
+/// Stores the settings beyond the PassBy[ME] API ones.
+pub fn update_more(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    more: &MoreSettings,
+) -> Result<()> {
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::MyAccount, Verb::Edit, account)?;
+        diesel::update(
+            account_settings::table.filter(account_settings::account_id.eq(account.as_str())),
+        )
+        .set((
+            account_settings::failed_callback_email
+                .eq(more.failed_callback_email.as_ref().map(Email::as_str)),
+            account_settings::deleted_user_email
+                .eq(more.deleted_user_email.as_ref().map(Email::as_str)),
+            account_settings::manageable_alias_regex.eq(more.manageable_alias_regex.as_deref()),
+            account_settings::max_device_inactivity_days.eq(more.max_device_inactivity_days),
+            account_settings::updated_at.eq(clock.now().naive_utc()),
+        ))
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_settings_name_the_bad_field() {
+        let field = |r: Result<MoreSettings>| match r {
+            Err(IdentityError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(MoreSettings::parse("not-an-address", "", "", "")),
+            "failedCallbackEmail"
+        );
+        assert_eq!(
+            field(MoreSettings::parse("", "x@", "", "")),
+            "deletedUserEmail"
+        );
+        assert_eq!(
+            field(MoreSettings::parse("", "", "(", "")),
+            "manageableAliasRegex"
+        );
+        assert_eq!(
+            field(MoreSettings::parse("", "", "", "0")),
+            "maxDeviceInactivityDays"
+        );
+        let ok = MoreSettings::parse(" a@b.hu ", "", "^x", "30").expect("valid");
+        assert_eq!(ok.max_device_inactivity_days, Some(30));
+        assert_eq!(
+            MoreSettings::parse("", "", "", "").expect("empty"),
+            MoreSettings::default()
+        );
+        let change = SettingsChange::parse("Acme", "a@b.hu", 0, 1, true);
+        assert!(matches!(
+            change,
+            Err(IdentityError::Invalid {
+                field: "enrollmentExpirationHours",
+                ..
+            })
+        ));
+    }
+}

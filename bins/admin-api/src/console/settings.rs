@@ -4,7 +4,7 @@ use super::auth::Console;
 use super::{ConsoleError, Templates, form_call};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use lanyard_identity::organization::{self, SettingsChange};
+use lanyard_identity::organization::{self, MoreSettings, SettingsChange};
 use lanyard_identity::rights::{Area, Verb, authorize};
 use lanyard_identity::{IdentityError, account};
 use lanyard_web::AppState;
@@ -58,6 +58,23 @@ async fn render(
         if settings.confirmation_letter_enabled {
             f.insert("confirmationLetterEnabled".to_owned(), "on".to_owned());
         }
+        for (key, value) in [
+            (
+                "failedCallbackEmail",
+                settings.failed_callback_email.clone(),
+            ),
+            ("deletedUserEmail", settings.deleted_user_email.clone()),
+            (
+                "manageableAliasRegex",
+                settings.manageable_alias_regex.clone(),
+            ),
+            (
+                "maxDeviceInactivityDays",
+                settings.max_device_inactivity_days.map(|d| d.to_string()),
+            ),
+        ] {
+            f.insert(key.to_owned(), value.unwrap_or_default());
+        }
         f
     });
     let ctx = console.page("Account settings", "settings", minijinja::context! {
@@ -94,25 +111,46 @@ pub(crate) async fn save(
         .and_then(|e| hours("invitationExpirationHours").map(|i| (e, i)));
     let outcome = match parsed {
         Err((field, rule)) => Err((BTreeMap::from([(field.to_owned(), rule)]), None)),
-        Ok((enrollment, invitation)) => match SettingsChange::parse(
-            get("name"),
-            get("email"),
-            enrollment,
-            invitation,
-            form.contains_key("confirmationLetterEnabled"),
-        ) {
-            Err(IdentityError::Invalid { field, rule }) => {
-                Err((BTreeMap::from([(field.to_owned(), rule)]), None))
+        Ok((enrollment, invitation)) => {
+            let parsed = SettingsChange::parse(
+                get("name"),
+                get("email"),
+                enrollment,
+                invitation,
+                form.contains_key("confirmationLetterEnabled"),
+            )
+            .and_then(|change| {
+                MoreSettings::parse(
+                    get("failedCallbackEmail"),
+                    get("deletedUserEmail"),
+                    get("manageableAliasRegex"),
+                    get("maxDeviceInactivityDays"),
+                )
+                .map(|more| (change, more))
+            });
+            match parsed {
+                Err(IdentityError::Invalid { field, rule }) => {
+                    Err((BTreeMap::from([(field.to_owned(), rule)]), None))
+                }
+                Err(other) => Err((BTreeMap::new(), Some(other.to_string()))),
+                Ok((change, more)) => {
+                    let c = console.clone();
+                    form_call(&state, move |conn, clock| {
+                        lanyard_store::write_transaction(conn, |conn| {
+                            organization::update(conn, clock, &c.actor, &c.admin.account, &change)?;
+                            organization::update_more(
+                                conn,
+                                clock,
+                                &c.actor,
+                                &c.admin.account,
+                                &more,
+                            )
+                        })
+                    })
+                    .await?
+                }
             }
-            Err(other) => Err((BTreeMap::new(), Some(other.to_string()))),
-            Ok(change) => {
-                let c = console.clone();
-                form_call(&state, move |conn, clock| {
-                    organization::update(conn, clock, &c.actor, &c.admin.account, &change)
-                })
-                .await?
-            }
-        },
+        }
     };
     match outcome {
         Ok(()) => {
