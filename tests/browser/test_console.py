@@ -334,6 +334,13 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     submit(driver)
     assert driver.find_element(By.ID, "account-status").text == "Created"
     assert not driver.find_elements(By.ID, "action-disable"), "a Created account cannot be disabled"
+    driver.find_element(By.ID, "action-modify").click()
+    fill(driver, city="")
+    submit(driver)
+    assert driver.find_element(By.ID, "city-error").text == "is required"
+    fill(driver, city="Round Rock")
+    submit(driver)
+    assert "73301 Round Rock, USA" in driver.page_source
     screenshot(driver, f"{lanyard.backend}-10-customer-account")
 
     # Its main e-mail was invited — with Resale's wording, inherited by Initech; once that

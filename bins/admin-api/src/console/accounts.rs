@@ -318,6 +318,7 @@ pub(crate) async fn show(
             rows => rows,
         },
         actions => actions,
+        can_modify => status.allows(AccountAction::Modify) && console.actor.rights.allows(Area::CustomerAccounts, Verb::Edit),
     });
     templates.render("account.html", ctx)
 }
@@ -364,5 +365,90 @@ pub(crate) async fn act(
             StatusCode::CONFLICT,
             message.unwrap_or_else(|| "not possible".into()),
         )),
+    }
+}
+
+fn form_of(c: &Customer) -> BTreeMap<String, String> {
+    let d = &c.details;
+    let mut f = BTreeMap::from([("name".to_owned(), c.account.name.clone())]);
+    for (k, v) in [
+        ("registrationNumber", d.registration_number.clone()),
+        ("vatNumber", d.vat_number.clone()),
+        ("eoriNumber", d.eori_number.clone()),
+        ("manager", Some(d.manager.clone())),
+        ("foundingDate", d.founding_date.clone()),
+        ("capital", d.capital.clone()),
+        ("companyProfile", d.company_profile.clone()),
+        ("street", Some(d.street.clone())),
+        ("city", Some(d.city.clone())),
+        ("zip", Some(d.zip.clone())),
+        ("country", Some(d.country.clone())),
+        ("website", d.website.clone()),
+        ("contactTitle", Some(d.contact_title.clone())),
+        ("contactFirstName", Some(d.contact_first_name.clone())),
+        ("contactLastName", Some(d.contact_last_name.clone())),
+        ("contactJobTitle", Some(d.contact_job_title.clone())),
+        ("contactPhone", d.contact_phone.clone()),
+        ("contactMobile", d.contact_mobile.clone()),
+    ] {
+        f.insert(k.to_owned(), v.unwrap_or_default());
+    }
+    f
+}
+
+pub(crate) async fn edit_form(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let oid = parse_oid(&path)?;
+    let (c, target) = (console.clone(), oid.clone());
+    let found = state
+        .db(move |conn, _| customer::get(conn, &c.actor, &target))
+        .await?;
+    let ctx = console.page(
+        "Modify",
+        "accounts",
+        minijinja::context! { form => form_of(&found), edit_oid => oid.to_string() },
+    );
+    templates.render("account_form.html", ctx)
+}
+
+pub(crate) async fn modify(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let oid = parse_oid(&path)?;
+    let name = form.get("name").cloned().unwrap_or_default();
+    let outcome = match details_input(&form).parse() {
+        Ok(details) => {
+            let (c, target) = (console.clone(), oid.clone());
+            form_call(&state, move |conn, clock| {
+                customer::modify(conn, clock, &c.actor, &target, &name, &details)
+            })
+            .await?
+        }
+        Err(IdentityError::Invalid { field, rule }) => {
+            Err((BTreeMap::from([(field.to_owned(), rule)]), None))
+        }
+        Err(other) => {
+            return Err(ConsoleError::Page(
+                StatusCode::BAD_REQUEST,
+                other.to_string(),
+            ));
+        }
+    };
+    match outcome {
+        Ok(_) => Ok(redirect(&format!("/console/accounts/{oid}"))),
+        Err((errors, message)) => {
+            let ctx = console.page("Modify", "accounts", minijinja::context! { form => form, edit_oid => oid.to_string(), errors => errors, error => message });
+            templates.render_status(StatusCode::UNPROCESSABLE_ENTITY, "account_form.html", ctx)
+        }
     }
 }

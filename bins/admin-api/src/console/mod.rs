@@ -337,6 +337,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/accounts/new", web::post().to(accounts::create))
             .route("/accounts/export.xlsx", web::get().to(accounts::export))
             .route("/accounts/{oid}", web::get().to(accounts::show))
+            .route("/accounts/{oid}/edit", web::get().to(accounts::edit_form))
+            .route("/accounts/{oid}/edit", web::post().to(accounts::modify))
             .route("/accounts/{oid}/{action}", web::post().to(accounts::act))
             .route("/settings", web::get().to(settings::show))
             .route("/settings", web::post().to(settings::save))
