@@ -321,6 +321,13 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     text.send_keys("Resale Ltd invites you to {{ account_name }}. Register: {{ link }}")
     submit(driver)
     assert "changed for this account" in driver.page_source
+    fill(driver, headerColor="orange")
+    submit(driver, "/console/personalization-look")
+    assert "#1f5fbf" in driver.find_element(By.ID, "headerColor-error").text
+    fill(driver, headerColor="#884400", copyright="© Resale Ltd")
+    submit(driver, "/console/personalization-look")
+    assert driver.find_element(By.CSS_SELECTOR, "footer.bottom").text == "© Resale Ltd"
+    screenshot(driver, f"{lanyard.backend}-14-personalization")
 
     driver.find_element(By.LINK_TEXT, "Customer accounts").click()
     driver.find_element(By.LINK_TEXT, "Add a customer account").click()
@@ -349,6 +356,9 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     assert "Resale Ltd invites you to Initech." in body, body
     link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
     register_with(lanyard, driver, link, "it@initech.example", "Peter Gibbons")
+    log_in(lanyard, driver, "it@initech.example")
+    assert driver.find_element(By.CSS_SELECTOR, "footer.bottom").text == "© Resale Ltd", "inherited from Resale"
+    log_out(driver)
     log_in(lanyard, driver, "dave@resale.example")
 
     # An API token for Initech: Dave requests it, the platform operator (registered through the

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod alias;
 pub mod api_token;
 pub mod bootstrap;
+pub mod branding;
 pub mod customer;
 pub mod end_user;
 mod error;

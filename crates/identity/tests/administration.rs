@@ -864,7 +864,75 @@ fn an_organization_registers_itself_and_activates(db: &TestDb) {
     );
 }
 
+fn the_look_of_the_console_is_inherited_value_by_value(db: &TestDb) {
+    use lanyard_identity::branding::{self, Branding};
+    let w = world(db);
+    let platform = account::platform(&mut db.conn()).expect("platform");
+    let operator = admin::create_first(
+        &mut db.conn(),
+        &w.clock,
+        &platform.id,
+        &email("op@platform.example"),
+        "Operator",
+        STRONG,
+    )
+    .expect("op");
+    let operator = admin::actor(&mut db.conn(), &operator.id).expect("actor");
+    branding::set(
+        &mut db.conn(),
+        &w.clock,
+        &operator,
+        &platform.id,
+        &Branding::parse("#112233", "", "© Platform", "").expect("valid"),
+    )
+    .expect("platform");
+    branding::set(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        &Branding::parse("#AABBCC", "#000000", "", "Badge\nFloor").expect("valid"),
+    )
+    .expect("distributor");
+    let seen = branding::effective(&mut db.conn(), &w.org_a).expect("effective");
+    assert_eq!(
+        seen.header_color.as_deref(),
+        Some("#aabbcc"),
+        "the nearest ancestor wins"
+    );
+    assert_eq!(
+        seen.copyright.as_deref(),
+        Some("© Platform"),
+        "unset values come from further up"
+    );
+    assert_eq!(
+        seen.field_labels,
+        Some(vec!["Badge".to_owned(), "Floor".to_owned()])
+    );
+    assert!(matches!(
+        Branding::parse("red", "", "", ""),
+        Err(IdentityError::Invalid {
+            field: "headerColor",
+            ..
+        })
+    ));
+    assert!(
+        matches!(
+            branding::set(
+                &mut db.conn(),
+                &w.clock,
+                &w.boss,
+                &platform.id,
+                &Branding::default()
+            ),
+            Err(IdentityError::NotFound { .. })
+        ),
+        "a distributor cannot restyle the platform"
+    );
+}
+
 both_backends!(
+    the_look_of_the_console_is_inherited_value_by_value,
     an_organization_registers_itself_and_activates,
     plans_limit_end_users_and_only_the_operator_changes_them,
     narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator,

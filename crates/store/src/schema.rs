@@ -446,6 +446,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The look of the console per account.
+    account_branding (account_id) {
+        /// The account.
+        account_id -> Text,
+        /// Header colour (#rrggbb).
+        header_color -> Nullable<Text>,
+        /// Footer colour (#rrggbb).
+        footer_color -> Nullable<Text>,
+        /// Copyright text.
+        copyright -> Nullable<Text>,
+        /// Labels of the custom fields, one per line.
+        field_labels -> Nullable<Text>,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The account history (append-only).
     account_history (id) {
         /// Internal id.
@@ -497,4 +515,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_templates,
     account_details,
     api_token_requests,
+    account_branding,
 );

@@ -28,6 +28,7 @@ pub(crate) struct Console {
     pub(crate) session: Session,
     pub(crate) account_name: String,
     pub(crate) account_kind: AccountKind,
+    pub(crate) branding: lanyard_identity::branding::Branding,
     pub(crate) theme: String,
     pub(crate) path: String,
 }
@@ -70,10 +71,18 @@ impl FromRequest for Console {
                         return Ok(None);
                     }
                     let actor = admin::actor(conn, &admin.id)?;
-                    Ok(Some((session, admin, actor, account.name, account.kind)))
+                    let branding = lanyard_identity::branding::effective(conn, &admin.account)?;
+                    Ok(Some((
+                        session,
+                        admin,
+                        actor,
+                        account.name,
+                        account.kind,
+                        branding,
+                    )))
                 })
                 .await?;
-            let (session, admin, actor, account_name, account_kind) =
+            let (session, admin, actor, account_name, account_kind, branding) =
                 found.ok_or(ConsoleError::Login)?;
             Ok(Self {
                 admin,
@@ -81,6 +90,7 @@ impl FromRequest for Console {
                 session,
                 account_name,
                 account_kind,
+                branding,
                 theme,
                 path,
             })
@@ -113,6 +123,8 @@ impl Console {
             can => can,
             csrf => self.session.csrf_token.clone(),
             theme => self.theme.clone(),
+            brand_css => brand_css_url(&self.branding),
+            copyright => self.branding.copyright.clone(),
             path => self.path.clone(),
         };
         minijinja::context! { ..extra, ..base }
@@ -204,4 +216,55 @@ pub(crate) async fn theme(req: HttpRequest, query: web::Query<ThemeQuery>) -> Ht
         .finish();
     let _added = response.add_cookie(&cookie);
     response
+}
+
+/// The URL of the stylesheet with the account's colours (parameters, so it needs no session and
+/// can be cached).
+fn brand_css_url(b: &lanyard_identity::branding::Branding) -> Option<String> {
+    if b.header_color.is_none() && b.footer_color.is_none() {
+        return None;
+    }
+    let strip = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| c.trim_start_matches('#').to_owned())
+            .unwrap_or_default()
+    };
+    Some(format!(
+        "/console/static/brand.css?header={}&footer={}",
+        strip(&b.header_color),
+        strip(&b.footer_color)
+    ))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct BrandQuery {
+    #[serde(default)]
+    header: String,
+    #[serde(default)]
+    footer: String,
+}
+
+/// The colours of an account as CSS; only six hex digits pass, so nothing else can be injected.
+pub(crate) async fn brand_css(query: web::Query<BrandQuery>) -> HttpResponse {
+    let hex = |c: &str| {
+        (c.len() == 6 && c.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("#{c}"))
+    };
+    let mut css = String::new();
+    if let Some(h) = hex(&query.header) {
+        css.push_str(&format!(
+            ".top {{ background: {h}; }} .top a, .top .me, .top button.link {{ color: #fff; }}\n"
+        ));
+    }
+    if let Some(f) = hex(&query.footer) {
+        css.push_str(&format!(
+            "footer.bottom {{ background: {f}; color: #fff; }}\n"
+        ));
+    }
+    HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            "text/css; charset=utf-8",
+        ))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(css)
 }

@@ -289,6 +289,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/", web::get().to(users::dashboard))
             .route("/static/console.css", web::get().to(css))
             .route("/static/favicon.svg", web::get().to(favicon))
+            .route("/static/brand.css", web::get().to(auth::brand_css))
             .route("/theme", web::get().to(auth::theme))
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
@@ -348,6 +349,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/api-tokens", web::post().to(api_tokens::request))
             .route("/api-tokens/{id}/{action}", web::post().to(api_tokens::act))
             .route("/personalization", web::get().to(personalization::list))
+            .route(
+                "/personalization-look",
+                web::post().to(personalization::save_look),
+            )
             .route(
                 "/personalization/{name}",
                 web::get().to(personalization::edit),

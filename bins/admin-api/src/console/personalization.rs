@@ -6,7 +6,7 @@ use super::{ConsoleError, Templates};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use lanyard_identity::rights::{Area, Verb, authorize};
-use lanyard_identity::{IdentityError, account};
+use lanyard_identity::{IdentityError, account, branding};
 use lanyard_mail::templates::{self, TemplateText};
 use lanyard_web::AppState;
 use std::collections::BTreeMap;
@@ -44,8 +44,27 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     templates_page: web::Data<Templates>,
 ) -> Result<HttpResponse, ConsoleError> {
+    render_list(
+        &console,
+        &state,
+        &templates_page,
+        None,
+        BTreeMap::new(),
+        None,
+    )
+    .await
+}
+
+async fn render_list(
+    console: &Console,
+    state: &AppState,
+    page: &Templates,
+    look_form: Option<BTreeMap<String, String>>,
+    errors: BTreeMap<String, String>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, ConsoleError> {
     let c = console.clone();
-    let rows = state
+    let (rows, own, inherited) = state
         .db(move |conn, _| {
             authorize(conn, &c.actor, Area::MyAccount, Verb::View, &c.admin.account)?;
             let chain = account::ancestors(conn, &c.admin.account)?;
@@ -54,17 +73,86 @@ pub(crate) async fn list(
                 let text = templates::resolve(conn, &chain, b.name).map_err(mail_error)?;
                 rows.push(minijinja::context! { name => b.name, description => b.description, origin => origin(&text, &c.admin.account) });
             }
-            Ok::<_, IdentityError>(rows)
+            let own = branding::get_own(conn, &c.admin.account)?;
+            let inherited = match chain.get(1) {
+                Some(parent) => branding::effective(conn, parent)?,
+                None => branding::Branding::default(),
+            };
+            Ok::<_, IdentityError>((rows, own, inherited))
         })
         .await?;
-    templates_page.render(
-        "personalization.html",
-        console.page(
-            "Personalization",
-            "personalization",
-            minijinja::context! { templates => rows },
-        ),
-    )
+    let look = look_form.unwrap_or_else(|| {
+        BTreeMap::from([
+            (
+                "headerColor".to_owned(),
+                own.header_color.clone().unwrap_or_default(),
+            ),
+            (
+                "footerColor".to_owned(),
+                own.footer_color.clone().unwrap_or_default(),
+            ),
+            (
+                "copyright".to_owned(),
+                own.copyright.clone().unwrap_or_default(),
+            ),
+            (
+                "fieldLabels".to_owned(),
+                own.field_labels.clone().unwrap_or_default().join("\n"),
+            ),
+        ])
+    });
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let ctx = console.page("Personalization", "personalization", minijinja::context! {
+        templates => rows, look => look, errors => errors, notice => notice,
+        inherited => minijinja::context! { header => inherited.header_color, footer => inherited.footer_color, copyright => inherited.copyright },
+    });
+    page.render_status(status, "personalization.html", ctx)
+}
+
+pub(crate) async fn save_look(
+    console: Console,
+    state: web::Data<AppState>,
+    page: web::Data<Templates>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    match branding::Branding::parse(
+        get("headerColor"),
+        get("footerColor"),
+        get("copyright"),
+        get("fieldLabels"),
+    ) {
+        Err(IdentityError::Invalid { field, rule }) => {
+            render_list(
+                &console,
+                &state,
+                &page,
+                Some(form.clone()),
+                BTreeMap::from([(field.to_owned(), rule)]),
+                None,
+            )
+            .await
+        }
+        Err(other) => Err(ConsoleError::Page(
+            StatusCode::BAD_REQUEST,
+            other.to_string(),
+        )),
+        Ok(look) => {
+            let c = console.clone();
+            state
+                .db(move |conn, clock| {
+                    branding::set(conn, clock, &c.actor, &c.admin.account, &look)
+                })
+                .await?;
+            Ok(super::redirect("/console/personalization"))
+        }
+    }
 }
 
 async fn render(
