@@ -538,6 +538,47 @@ fn send_mail(
     Ok(())
 }
 
+/// Mails `to` a once-only console link for `purpose` (which is also the template's name):
+/// `{console}/console/{page}?token=…`, valid for [`LINK_VALIDITY`].
+#[expect(
+    clippy::too_many_arguments,
+    reason = "what differs between the link e-mails"
+)]
+fn send_link(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    admin: &Administrator,
+    purpose: &str,
+    page: &str,
+    to: &str,
+    new_email: Option<&str>,
+) -> Result<()> {
+    let secret = random_base62(32);
+    let expires = new_token(
+        conn,
+        clock,
+        &admin.id,
+        purpose,
+        LINK_VALIDITY,
+        new_email,
+        &secret,
+    )?;
+    send_mail(
+        conn,
+        clock,
+        links,
+        &admin.account,
+        purpose,
+        to,
+        minijinja::context! {
+            name => admin.full_name.clone(),
+            link => format!("{}/console/{page}?token={secret}", links.console),
+            expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
+        },
+    )
+}
+
 fn mail_error(e: lanyard_mail::MailError) -> IdentityError {
     match e {
         lanyard_mail::MailError::Store(s) => IdentityError::Store(s),
@@ -1126,28 +1167,15 @@ pub fn request_password_reset(
         if admin.status == AdminStatus::Disabled {
             return Ok(());
         }
-        let secret = random_base62(32);
-        let expires = new_token(
-            conn,
-            clock,
-            &admin.id,
-            "password_reset",
-            LINK_VALIDITY,
-            None,
-            &secret,
-        )?;
-        send_mail(
+        send_link(
             conn,
             clock,
             links,
-            &admin.account,
+            &admin,
             "password_reset",
+            "reset-password",
             &admin.email,
-            minijinja::context! {
-                name => admin.full_name,
-                link => format!("{}/console/reset-password?token={secret}", links.console),
-                expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
-            },
+            None,
         )?;
         Ok(())
     })
@@ -1204,29 +1232,16 @@ pub fn request_email_change(
                 "{new_email} is already an administrator's login"
             )));
         }
-        let secret = random_base62(32);
         let lowered = new_email.as_str().to_lowercase();
-        let expires = new_token(
-            conn,
-            clock,
-            id,
-            "email_change",
-            LINK_VALIDITY,
-            Some(&lowered),
-            &secret,
-        )?;
-        send_mail(
+        send_link(
             conn,
             clock,
             links,
-            &admin.account,
+            &admin,
             "email_change",
+            "confirm-email",
             new_email.as_str(),
-            minijinja::context! {
-                name => admin.full_name,
-                link => format!("{}/console/confirm-email?token={secret}", links.console),
-                expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
-            },
+            Some(&lowered),
         )?;
         Ok(())
     })
