@@ -8,6 +8,8 @@ import re
 import time
 import urllib.request
 
+import pathlib
+
 import openpyxl
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import WebDriverException
@@ -15,6 +17,7 @@ from selenium.common.exceptions import WebDriverException
 from conftest import screenshot
 
 PASSWORD = "correct horse battery staple"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "crates" / "identity" / "tests" / "fixtures"
 
 
 def fill(driver, **fields):
@@ -327,7 +330,26 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     fill(driver, headerColor="#884400", copyright="© Resale Ltd")
     submit(driver, "/console/personalization-look")
     assert driver.find_element(By.CSS_SELECTOR, "footer.bottom").text == "© Resale Ltd"
+
+    # Logos: checked by their bytes and size, shown in the header, inherited below.
+    driver.find_element(By.ID, "logo-header").send_keys(str(FIXTURES / "logo-400x100.png"))
+    submit(driver, "/console/personalization/logos/header")
+    assert "at most 304 × 96" in driver.find_element(By.ID, "logo-header-error").text
+    driver.find_element(By.ID, "logo-header").send_keys(str(FIXTURES / "logo-150x40.png"))
+    submit(driver, "/console/personalization/logos/header")
+    assert "Company logo uploaded." in driver.find_element(By.CSS_SELECTOR, "p.notice").text
+    header_logo = driver.find_element(By.CSS_SELECTOR, "header .logo-header")
+    assert driver.execute_script("return arguments[0].naturalWidth", header_logo) == 150, "the logo loads"
     screenshot(driver, f"{lanyard.backend}-14-personalization")
+
+    # Alert history: what the console said this session, until cleared.
+    driver.find_element(By.ID, "alerts-link").click()
+    alerts = driver.find_element(By.TAG_NAME, "table").text
+    assert "Company logo uploaded." in alerts
+    screenshot(driver, f"{lanyard.backend}-15-alerts")
+    submit(driver, "/console/alerts/clear")
+    assert driver.find_element(By.ID, "no-alerts").text == "No alerts."
+    assert driver.find_element(By.ID, "alerts-link").text == "Alerts"
 
     driver.find_element(By.LINK_TEXT, "Customer accounts").click()
     driver.find_element(By.LINK_TEXT, "Add a customer account").click()

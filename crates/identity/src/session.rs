@@ -182,3 +182,110 @@ pub fn revoke_all_except(
     .execute(conn)?;
     Ok(())
 }
+
+/// Whether an alert told of a success or of a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// Something was done.
+    Notice,
+    /// Something could not be done.
+    Error,
+}
+
+impl AlertKind {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Notice => "notice",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// An alert a session has shown (seed 001 "Alert History").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// When it was shown.
+    pub shown_at: DateTime<Utc>,
+    /// Notice or error.
+    pub kind: AlertKind,
+    /// Its text.
+    pub message: String,
+}
+
+/// Alerts kept per session; older ones are dropped so a long session cannot grow without bound.
+pub const MAX_ALERTS: i64 = 100;
+
+/// Remembers that `session_id` was shown `message`.
+pub fn record_alert(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    session_id: &str,
+    kind: AlertKind,
+    message: &str,
+) -> Result<()> {
+    use lanyard_store::schema::session_alerts as a;
+    // Alerts are display text: keep them short whatever a page put in them.
+    let message: String = message.chars().take(500).collect();
+    diesel::insert_into(a::table)
+        .values((
+            a::session_id.eq(session_id),
+            a::shown_at.eq(clock.now().naive_utc()),
+            a::kind.eq(kind.as_str()),
+            a::message.eq(&message),
+        ))
+        .execute(conn)?;
+    let keep_from: Option<i64> = a::table
+        .filter(a::session_id.eq(session_id))
+        .order(a::id.desc())
+        .offset(MAX_ALERTS - 1)
+        .select(a::id)
+        .first(conn)
+        .optional()?;
+    if let Some(oldest_kept) = keep_from {
+        diesel::delete(
+            a::table
+                .filter(a::session_id.eq(session_id))
+                .filter(a::id.lt(oldest_kept)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The alerts `session_id` has shown, newest first.
+pub fn alerts(conn: &mut DbConnection, session_id: &str) -> Result<Vec<Alert>> {
+    use lanyard_store::schema::session_alerts as a;
+    let rows: Vec<(NaiveDateTime, String, String)> = a::table
+        .filter(a::session_id.eq(session_id))
+        .order(a::id.desc())
+        .select((a::shown_at, a::kind, a::message))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, kind, message)| Alert {
+            shown_at: at.and_utc(),
+            kind: if kind == "error" {
+                AlertKind::Error
+            } else {
+                AlertKind::Notice
+            },
+            message,
+        })
+        .collect())
+}
+
+/// How many alerts `session_id` has shown and not cleared.
+pub fn alert_count(conn: &mut DbConnection, session_id: &str) -> Result<i64> {
+    use lanyard_store::schema::session_alerts as a;
+    Ok(a::table
+        .filter(a::session_id.eq(session_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Forgets the alerts of `session_id` (the red cross).
+pub fn clear_alerts(conn: &mut DbConnection, session_id: &str) -> Result<()> {
+    use lanyard_store::schema::session_alerts as a;
+    diesel::delete(a::table.filter(a::session_id.eq(session_id))).execute(conn)?;
+    Ok(())
+}

@@ -931,7 +931,225 @@ fn the_look_of_the_console_is_inherited_value_by_value(db: &TestDb) {
     );
 }
 
+fn logos_are_checked_by_their_bytes_and_inherited(db: &TestDb) {
+    use lanyard_identity::branding::{self, LogoSlot};
+    let w = world(db);
+    let png: &[u8] = include_bytes!("fixtures/logo-150x40.png");
+    let jpeg: &[u8] = include_bytes!("fixtures/logo-140x140.jpg");
+    let too_big: &[u8] = include_bytes!("fixtures/logo-400x100.png");
+    branding::set_logo(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        LogoSlot::Header,
+        png,
+    )
+    .expect("a 150 × 40 PNG fits the header");
+    branding::set_logo(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.distributor,
+        LogoSlot::Footer,
+        jpeg,
+    )
+    .expect("a 140 × 140 JPEG fits the footer");
+    let seen = branding::effective_logo(&mut db.conn(), &w.org_a, LogoSlot::Header)
+        .expect("effective")
+        .expect("inherited from the distributor");
+    assert_eq!(seen.owner, w.distributor);
+    assert_eq!(
+        (seen.content_type.as_str(), seen.width, seen.height),
+        ("image/png", 150, 40)
+    );
+    assert_eq!(seen.data, png, "the stored bytes are the uploaded bytes");
+    let versions = branding::effective_logo_versions(&mut db.conn(), &w.org_a).expect("versions");
+    let slots: Vec<LogoSlot> = versions.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(slots, vec![LogoSlot::Header, LogoSlot::Footer]);
+    assert!(
+        branding::effective_logo(&mut db.conn(), &w.org_a, LogoSlot::FooterCompany)
+            .expect("effective")
+            .is_none()
+    );
+
+    // Refusals name the field and the rule.
+    for (data, rule) in [
+        (too_big, "at most 304 × 96"),
+        (b"GIF89a\x01\x00\x01\x00".as_slice(), "PNG or JPEG"),
+        (b"".as_slice(), "choose"),
+        (&png[..20], "readable"),
+    ] {
+        match branding::set_logo(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &w.org_a,
+            LogoSlot::Header,
+            data,
+        ) {
+            Err(IdentityError::Invalid {
+                field: "logo",
+                rule: r,
+            }) => {
+                assert!(r.contains(rule), "{r:?} should say {rule:?}");
+            }
+            other => panic!("expected a logo error, got {other:?}"),
+        }
+    }
+    let huge = vec![0u8; branding::MAX_LOGO_BYTES + 1];
+    assert!(matches!(
+        branding::check_logo(LogoSlot::Header, &huge),
+        Err(IdentityError::Invalid { field: "logo", .. })
+    ));
+
+    // The organization's own logo wins; removing it inherits again.
+    branding::set_logo(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.org_a,
+        LogoSlot::Header,
+        jpeg,
+    )
+    .expect_err("140 px high does not fit the header box");
+    let small_jpeg = jpeg; // 140 × 140 fits the footer
+    branding::set_logo(
+        &mut db.conn(),
+        &w.clock,
+        &w.boss,
+        &w.org_a,
+        LogoSlot::Footer,
+        small_jpeg,
+    )
+    .expect("own footer logo");
+    let own = branding::effective_logo(&mut db.conn(), &w.org_a, LogoSlot::Footer)
+        .expect("effective")
+        .expect("own");
+    assert_eq!(own.owner, w.org_a);
+    assert!(
+        branding::remove_logo(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &w.org_a,
+            LogoSlot::Footer
+        )
+        .expect("remove")
+    );
+    assert!(
+        !branding::remove_logo(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &w.org_a,
+            LogoSlot::Footer
+        )
+        .expect("remove twice")
+    );
+    let back = branding::effective_logo(&mut db.conn(), &w.org_a, LogoSlot::Footer)
+        .expect("effective")
+        .expect("inherited again");
+    assert_eq!(back.owner, w.distributor);
+
+    // Only administrators of the account (or above) may change it.
+    let platform = account::platform(&mut db.conn()).expect("platform");
+    assert!(matches!(
+        branding::set_logo(
+            &mut db.conn(),
+            &w.clock,
+            &w.boss,
+            &platform.id,
+            LogoSlot::Header,
+            png
+        ),
+        Err(IdentityError::NotFound { .. })
+    ));
+    let history = history::list(
+        &mut db.conn(),
+        &w.org_a,
+        &history::Filter::default(),
+        &lanyard_core::PageRequest::new(None, None, None).expect("page"),
+    );
+    let texts: Vec<String> = history
+        .expect("history")
+        .data
+        .iter()
+        .map(|e| e.action.clone())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t == "Footer logo removed"),
+        "{texts:?}"
+    );
+}
+
+fn alerts_belong_to_their_session_and_are_bounded(db: &TestDb) {
+    use session::AlertKind;
+    let w = world(db);
+    let boss = w.boss.administrator.clone().expect("id");
+    let (s1, _) =
+        session::start(&mut db.conn(), &w.clock, &boss, session::Stage::Complete).expect("start");
+    let (s2, _) =
+        session::start(&mut db.conn(), &w.clock, &boss, session::Stage::Complete).expect("start");
+    session::record_alert(
+        &mut db.conn(),
+        &w.clock,
+        &s1.id,
+        AlertKind::Notice,
+        "Saved.",
+    )
+    .expect("alert");
+    session::record_alert(
+        &mut db.conn(),
+        &w.clock,
+        &s1.id,
+        AlertKind::Error,
+        "Refused.",
+    )
+    .expect("alert");
+    let seen = session::alerts(&mut db.conn(), &s1.id).expect("alerts");
+    let texts: Vec<(&str, AlertKind)> = seen.iter().map(|a| (a.message.as_str(), a.kind)).collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("Refused.", AlertKind::Error),
+            ("Saved.", AlertKind::Notice)
+        ],
+        "newest first"
+    );
+    assert!(
+        session::alerts(&mut db.conn(), &s2.id)
+            .expect("alerts")
+            .is_empty(),
+        "another session of the same administrator has its own"
+    );
+    for i in 0..session::MAX_ALERTS + 5 {
+        session::record_alert(
+            &mut db.conn(),
+            &w.clock,
+            &s2.id,
+            AlertKind::Notice,
+            &format!("n{i}"),
+        )
+        .expect("alert");
+    }
+    let kept = session::alerts(&mut db.conn(), &s2.id).expect("alerts");
+    assert_eq!(kept.len() as i64, session::MAX_ALERTS);
+    assert_eq!(kept[0].message, format!("n{}", session::MAX_ALERTS + 4));
+    session::clear_alerts(&mut db.conn(), &s1.id).expect("clear");
+    assert_eq!(
+        session::alert_count(&mut db.conn(), &s1.id).expect("count"),
+        0
+    );
+    assert_eq!(
+        session::alert_count(&mut db.conn(), &s2.id).expect("count"),
+        session::MAX_ALERTS
+    );
+}
+
 both_backends!(
+    alerts_belong_to_their_session_and_are_bounded,
+    logos_are_checked_by_their_bytes_and_inherited,
     the_look_of_the_console_is_inherited_value_by_value,
     an_organization_registers_itself_and_activates,
     plans_limit_end_users_and_only_the_operator_changes_them,

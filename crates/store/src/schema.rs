@@ -485,6 +485,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Logos per account and slot.
+    account_logos (account_id, slot) {
+        /// The account.
+        account_id -> Text,
+        /// header, footer_company or footer.
+        slot -> Text,
+        /// image/png or image/jpeg.
+        content_type -> Text,
+        /// Width in pixels.
+        width -> Integer,
+        /// Height in pixels.
+        height -> Integer,
+        /// The image.
+        data -> Binary,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Alerts shown to a console session.
+    session_alerts (id) {
+        /// Order of showing.
+        id -> BigInt,
+        /// The session.
+        session_id -> Text,
+        /// When it was shown.
+        shown_at -> Timestamp,
+        /// notice or error.
+        kind -> Text,
+        /// The text.
+        message -> Text,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(end_users -> accounts (account_id));
 diesel::joinable!(account_details -> accounts (account_id));
@@ -516,4 +552,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_details,
     api_token_requests,
     account_branding,
+    account_logos,
+    session_alerts,
 );

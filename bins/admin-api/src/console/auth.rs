@@ -2,19 +2,26 @@
 //! template gets.
 
 use super::{ConsoleError, redirect};
+use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use lanyard_core::codes::random_base62;
 use lanyard_core::secret::constant_time_eq;
 use lanyard_identity::admin::{self, AdminStatus, Administrator};
+use lanyard_identity::branding::LogoSlot;
 use lanyard_identity::rights::{Actor, Area, Verb};
+use lanyard_identity::session::AlertKind;
 use lanyard_identity::session::{self, Session, Stage};
 use lanyard_identity::{AccountKind, AccountStatus, IdentityError, account};
 use lanyard_web::AppState;
 use minijinja::Value;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 pub(crate) const SESSION_COOKIE: &str = "lanyard_session";
 const CSRF_COOKIE: &str = "lanyard_csrf";
@@ -31,6 +38,64 @@ pub(crate) struct Console {
     pub(crate) branding: lanyard_identity::branding::Branding,
     pub(crate) theme: String,
     pub(crate) path: String,
+    /// Logos that apply to the account, with their versions.
+    pub(crate) logos: Vec<(LogoSlot, chrono::DateTime<chrono::Utc>)>,
+    /// Alerts shown earlier in this session and not cleared.
+    pub(crate) alert_count: i64,
+    /// Alerts this request shows, written to the session's history after the response is built.
+    pub(crate) alerts: AlertSink,
+}
+
+/// The alerts one request shows (see [`record_alerts`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AlertSink {
+    session_id: String,
+    pending: Arc<Mutex<Vec<(AlertKind, String)>>>,
+}
+
+impl AlertSink {
+    fn push(&self, kind: AlertKind, message: String) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push((kind, message));
+        }
+    }
+
+    fn take(&self) -> Vec<(AlertKind, String)> {
+        self.pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+}
+
+/// Middleware of `/console`: after a page is rendered, the notices and errors it showed go to the
+/// session's alert history (seed 001 "Alert History"). Done here rather than in each handler so
+/// that no page can forget it.
+pub(crate) async fn record_alerts(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    let sink = res.request().extensions().get::<AlertSink>().cloned();
+    if let (Some(sink), Some(state)) = (sink, state) {
+        let pending = sink.take();
+        if !pending.is_empty() {
+            let recorded = state
+                .db(move |conn, clock| {
+                    for (kind, message) in &pending {
+                        session::record_alert(conn, clock, &sink.session_id, *kind, message)?;
+                    }
+                    Ok::<_, IdentityError>(())
+                })
+                .await;
+            // The page itself was fine; a lost alert is not worth failing it.
+            if let Err(err) = recorded {
+                tracing::warn!(error = %err, "could not record console alerts");
+            }
+        }
+    }
+    Ok(res)
 }
 
 fn theme_of(req: &HttpRequest) -> String {
@@ -49,6 +114,7 @@ impl FromRequest for Console {
         let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
         let theme = theme_of(req);
         let path = req.path().to_owned();
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ConsoleError::Internal(lanyard_web::ApiError::internal("no state"))
@@ -72,19 +138,34 @@ impl FromRequest for Console {
                     }
                     let actor = admin::actor(conn, &admin.id)?;
                     let branding = lanyard_identity::branding::effective(conn, &admin.account)?;
+                    let logos =
+                        lanyard_identity::branding::effective_logo_versions(conn, &admin.account)?
+                            .into_iter()
+                            .map(|(slot, _, at)| (slot, at))
+                            .collect();
+                    let alert_count = session::alert_count(conn, &session.id)?;
                     Ok(Some((
                         session,
                         admin,
                         actor,
-                        account.name,
-                        account.kind,
+                        (account.name, account.kind),
                         branding,
+                        logos,
+                        alert_count,
                     )))
                 })
                 .await?;
-            let (session, admin, actor, account_name, account_kind, branding) =
+            let (session, admin, actor, (account_name, account_kind), branding, logos, alert_count) =
                 found.ok_or(ConsoleError::Login)?;
+            let alerts = AlertSink {
+                session_id: session.id.clone(),
+                pending: Arc::default(),
+            };
+            req.extensions_mut().insert(alerts.clone());
             Ok(Self {
+                logos,
+                alert_count,
+                alerts,
                 admin,
                 actor,
                 session,
@@ -101,6 +182,29 @@ impl FromRequest for Console {
 impl Console {
     /// The context every logged-in page gets, plus `extra`.
     pub(crate) fn page(&self, title: &str, section: &str, extra: Value) -> Value {
+        // What this page tells the administrator also goes to the alert history.
+        for (key, kind) in [("notice", AlertKind::Notice), ("error", AlertKind::Error)] {
+            if let Ok(v) = extra.get_attr(key)
+                && let Some(text) = v.as_str().filter(|t| !t.is_empty())
+            {
+                self.alerts.push(kind, text.to_owned());
+            }
+        }
+        let shown_now = self.alerts.pending.lock().map(|p| p.len()).unwrap_or(0);
+        let logos: BTreeMap<&str, String> = self
+            .logos
+            .iter()
+            .map(|(slot, at)| {
+                (
+                    slot.as_str(),
+                    format!(
+                        "/console/logo/{}?v={}",
+                        slot.as_str(),
+                        at.timestamp_micros()
+                    ),
+                )
+            })
+            .collect();
         let mut can: BTreeMap<&str, bool> = [
             ("end_users", Area::EndUsers),
             ("administrators", Area::Administrators),
@@ -126,6 +230,8 @@ impl Console {
             brand_css => brand_css_url(&self.branding),
             copyright => self.branding.copyright.clone(),
             path => self.path.clone(),
+            logos => logos,
+            alert_count => self.alert_count + i64::try_from(shown_now).unwrap_or(0),
         };
         minijinja::context! { ..extra, ..base }
     }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod administrators;
+mod alerts;
 mod api_tokens;
 mod auth;
 mod history;
@@ -107,6 +108,7 @@ impl Templates {
             ),
             ("plans.html", include_str!("../../templates/plans.html")),
             ("signup.html", include_str!("../../templates/signup.html")),
+            ("alerts.html", include_str!("../../templates/alerts.html")),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -285,6 +287,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::Data::new(Templates::new()));
     cfg.service(
         web::scope("/console")
+            .wrap(actix_web::middleware::from_fn(auth::record_alerts))
+            .app_data(
+                actix_multipart::form::MultipartFormConfig::default()
+                    .total_limit(2 * 1024 * 1024)
+                    .memory_limit(2 * 1024 * 1024),
+            )
             .route("", web::get().to(users::dashboard))
             .route("/", web::get().to(users::dashboard))
             .route("/static/console.css", web::get().to(css))
@@ -360,6 +368,17 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/personalization/{name}",
                 web::post().to(personalization::save),
+            )
+            .route("/alerts", web::get().to(alerts::list))
+            .route("/alerts/clear", web::post().to(alerts::clear))
+            .route("/logo/{slot}", web::get().to(personalization::logo))
+            .route(
+                "/personalization/logos/{slot}",
+                web::post().to(personalization::upload_logo),
+            )
+            .route(
+                "/personalization/logos/{slot}/remove",
+                web::post().to(personalization::remove_logo),
             )
             .route("/plans", web::get().to(plans::list))
             .route("/plans/{name}", web::post().to(plans::save))

@@ -64,7 +64,7 @@ async fn render_list(
     notice: Option<&str>,
 ) -> Result<HttpResponse, ConsoleError> {
     let c = console.clone();
-    let (rows, own, inherited) = state
+    let (rows, own, inherited, logos) = state
         .db(move |conn, _| {
             authorize(conn, &c.actor, Area::MyAccount, Verb::View, &c.admin.account)?;
             let chain = account::ancestors(conn, &c.admin.account)?;
@@ -74,11 +74,26 @@ async fn render_list(
                 rows.push(minijinja::context! { name => b.name, description => b.description, origin => origin(&text, &c.admin.account) });
             }
             let own = branding::get_own(conn, &c.admin.account)?;
+            let versions = branding::effective_logo_versions(conn, &c.admin.account)?;
+            let logos: Vec<_> = branding::LogoSlot::ALL
+                .into_iter()
+                .map(|slot| {
+                    let found = versions.iter().find(|(s, _, _)| *s == slot);
+                    let (dw, dh) = slot.drawn_size();
+                    let (mw, mh) = slot.max_size();
+                    minijinja::context! {
+                        slot => slot.as_str(), label => slot.label(),
+                        hint => format!("PNG or JPEG, drawn at {dw} × {dh}, at most {mw} × {mh} pixels and {} KiB", branding::MAX_LOGO_BYTES / 1024),
+                        url => found.map(|(_, _, at)| format!("/console/logo/{}?v={}", slot.as_str(), at.timestamp_micros())),
+                        own => found.is_some_and(|(_, owner, _)| *owner == c.admin.account),
+                    }
+                })
+                .collect();
             let inherited = match chain.get(1) {
                 Some(parent) => branding::effective(conn, parent)?,
                 None => branding::Branding::default(),
             };
-            Ok::<_, IdentityError>((rows, own, inherited))
+            Ok::<_, IdentityError>((rows, own, inherited, logos))
         })
         .await?;
     let look = look_form.unwrap_or_else(|| {
@@ -107,7 +122,7 @@ async fn render_list(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let ctx = console.page("Personalization", "personalization", minijinja::context! {
-        templates => rows, look => look, errors => errors, notice => notice,
+        templates => rows, look => look, errors => errors, notice => notice, logo_forms => logos,
         inherited => minijinja::context! { header => inherited.header_color, footer => inherited.footer_color, copyright => inherited.copyright },
     });
     page.render_status(status, "personalization.html", ctx)
@@ -270,4 +285,126 @@ pub(crate) async fn save(
         Ok(()) => Ok(super::redirect("/console/personalization")),
         Err(message) => render(&console, &state, &page, name, Some((form, message))).await,
     }
+}
+
+/// `console` with the logos as they are now, so the page after a change already shows it (the
+/// session loaded them before the change).
+async fn with_fresh_logos(mut console: Console, state: &AppState) -> Result<Console, ConsoleError> {
+    let account = console.admin.account.clone();
+    console.logos = state
+        .db(move |conn, _| branding::effective_logo_versions(conn, &account))
+        .await?
+        .into_iter()
+        .map(|(slot, _, at)| (slot, at))
+        .collect();
+    Ok(console)
+}
+
+fn slot_of(name: &str) -> Result<branding::LogoSlot, ConsoleError> {
+    branding::LogoSlot::parse(name)
+        .ok_or_else(|| ConsoleError::Page(StatusCode::NOT_FOUND, "There is no such logo.".into()))
+}
+
+/// A logo of the administrator's account (its own or inherited). Private cache: the URL carries
+/// the version, so a changed logo is a new URL.
+pub(crate) async fn logo(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let slot = slot_of(&path.into_inner())?;
+    let account = console.admin.account.clone();
+    let found = state
+        .db(move |conn, _| branding::effective_logo(conn, &account, slot))
+        .await?;
+    let logo =
+        found.ok_or_else(|| ConsoleError::Page(StatusCode::NOT_FOUND, "No logo is set.".into()))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CONTENT_TYPE, logo.content_type))
+        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(logo.data))
+}
+
+/// The upload form of one logo.
+#[derive(Debug, actix_multipart::form::MultipartForm)]
+pub(crate) struct LogoUpload {
+    csrf: actix_multipart::form::text::Text<String>,
+    // Larger than the domain's limit, so an oversized file gets the domain's clear message
+    // rather than a transport error.
+    #[multipart(limit = "1MiB")]
+    logo: Option<actix_multipart::form::bytes::Bytes>,
+}
+
+pub(crate) async fn upload_logo(
+    console: Console,
+    state: web::Data<AppState>,
+    page: web::Data<Templates>,
+    path: web::Path<String>,
+    form: actix_multipart::form::MultipartForm<LogoUpload>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    console.check_csrf(&form.csrf)?;
+    let slot = slot_of(&path.into_inner())?;
+    let data = form.logo.map(|b| b.data.to_vec()).unwrap_or_default();
+    let c = console.clone();
+    let outcome = super::form_call(&state, move |conn, clock| {
+        branding::set_logo(conn, clock, &c.actor, &c.admin.account, slot, &data)
+    })
+    .await?;
+    match outcome {
+        Ok(()) => {
+            let console = with_fresh_logos(console, &state).await?;
+            render_list(
+                &console,
+                &state,
+                &page,
+                None,
+                BTreeMap::new(),
+                Some(&format!("{} uploaded.", slot.label())),
+            )
+            .await
+        }
+        Err((fields, message)) => {
+            let rule = fields.into_values().next().or(message).unwrap_or_default();
+            let errors = BTreeMap::from([(format!("logo_{}", slot.as_str()), rule)]);
+            render_list(&console, &state, &page, None, errors, None).await
+        }
+    }
+}
+
+pub(crate) async fn remove_logo(
+    console: Console,
+    state: web::Data<AppState>,
+    page: web::Data<Templates>,
+    path: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let slot = slot_of(&path.into_inner())?;
+    let c = console.clone();
+    let removed = state
+        .db(move |conn, clock| branding::remove_logo(conn, clock, &c.actor, &c.admin.account, slot))
+        .await?;
+    let console = with_fresh_logos(console, &state).await?;
+    let notice = if removed {
+        format!(
+            "{} removed; the account above's applies again.",
+            slot.label()
+        )
+    } else {
+        format!(
+            "This account has no {} of its own.",
+            slot.label().to_lowercase()
+        )
+    };
+    render_list(
+        &console,
+        &state,
+        &page,
+        None,
+        BTreeMap::new(),
+        Some(&notice),
+    )
+    .await
 }

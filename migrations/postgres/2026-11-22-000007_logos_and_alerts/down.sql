@@ -1,0 +1,2 @@
+DROP TABLE session_alerts;
+DROP TABLE account_logos;
