@@ -55,9 +55,21 @@ pub enum IdentityError {
     /// Stored data breaks an invariant the code relies on.
     #[error("inconsistent data: {0}")]
     Inconsistent(String),
+    /// A cryptographic operation failed, or a sealed secret did not open (wrong master key).
+    #[error("pki: {0}")]
+    Crypto(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<lanyard_pki::PkiError> for IdentityError {
+    fn from(err: lanyard_pki::PkiError) -> Self {
+        match err {
+            lanyard_pki::PkiError::Invalid { field, rule } => Self::Invalid { field, rule },
+            other => Self::Crypto(other.to_string()),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for IdentityError {
@@ -94,7 +106,9 @@ impl Coded for IdentityError {
             Self::NotAllowed(_) => ErrorCode::NotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::PricingLimit { code, .. } => *code,
-            Self::NotBootstrapped | Self::Inconsistent(_) | Self::Store(_) => ErrorCode::Internal,
+            Self::NotBootstrapped | Self::Inconsistent(_) | Self::Crypto(_) | Self::Store(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 }

@@ -6,10 +6,12 @@
 //! changes an end user takes the caller's organization and never reaches outside it: an OID of
 //! another organization is simply [`IdentityError::NotFound`].
 
+pub mod access_key;
 pub mod account;
 pub mod admin;
 pub mod alias;
 pub mod api_token;
+pub mod application;
 pub mod bootstrap;
 pub mod branding;
 pub mod customer;
@@ -19,6 +21,7 @@ pub mod history;
 pub mod oid;
 pub mod organization;
 pub mod password;
+pub mod platform_pki;
 pub mod profile;
 pub mod report;
 pub mod rights;

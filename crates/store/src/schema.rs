@@ -521,7 +521,108 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Root and issuing CAs, per generation.
+    certificate_authorities (id) {
+        /// "<purpose>-<generation>".
+        id -> Text,
+        /// root, access-keys, devices, evidence, tls.
+        purpose -> Text,
+        /// Generation (rotation count).
+        generation -> Integer,
+        /// Signing CA.
+        parent_id -> Nullable<Text>,
+        /// Certificate.
+        cert_pem -> Text,
+        /// Private key sealed under the master key.
+        key_sealed -> Text,
+        /// End of validity.
+        not_after -> Timestamp,
+        /// Issues new certificates.
+        active -> Bool,
+        /// Number of the latest CRL.
+        crl_number -> BigInt,
+        /// The latest CRL.
+        crl_der -> Nullable<Binary>,
+        /// When the next CRL is due.
+        crl_next_update -> Nullable<Timestamp>,
+        /// Creation time.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Applications of an organization.
+    applications (id) {
+        /// Id (the API's applicationId).
+        id -> Text,
+        /// The organization.
+        account_id -> Text,
+        /// Name.
+        name -> Text,
+        /// Uploaded SVG icon.
+        icon_svg -> Nullable<Binary>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Access keys.
+    access_keys (id) {
+        /// Id.
+        id -> Text,
+        /// The organization.
+        account_id -> Text,
+        /// application or management.
+        kind -> Text,
+        /// Name.
+        name -> Text,
+        /// Application of an application key.
+        application_id -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Deletion time.
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Issued client certificates.
+    certificates (serial) {
+        /// Serial, upper-case hex.
+        serial -> Text,
+        /// Issuing CA.
+        ca_id -> Text,
+        /// Owning account.
+        account_id -> Text,
+        /// Access key.
+        access_key_id -> Nullable<Text>,
+        /// Subject, one line.
+        subject -> Text,
+        /// Start of validity.
+        not_before -> Timestamp,
+        /// End of validity.
+        not_after -> Timestamp,
+        /// active or revoked.
+        status -> Text,
+        /// Revocation time.
+        revoked_at -> Nullable<Timestamp>,
+        /// Certificate PEM.
+        cert_pem -> Text,
+        /// Server-generated private key, sealed.
+        key_sealed -> Nullable<Text>,
+        /// PFX password, sealed.
+        pfx_password_sealed -> Nullable<Text>,
+        /// Creation time.
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
+diesel::joinable!(certificates -> access_keys (access_key_id));
 diesel::joinable!(end_users -> accounts (account_id));
 diesel::joinable!(account_details -> accounts (account_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
@@ -554,4 +655,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_branding,
     account_logos,
     session_alerts,
+    certificate_authorities,
+    applications,
+    access_keys,
+    certificates,
 );
