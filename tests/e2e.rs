@@ -1,15 +1,14 @@
 //! End to end: the real `lanyard` binary, started as an operator would, on SQLite and on
-//! PostgreSQL, talked to over HTTP.
+//! PostgreSQL, talked to over HTTPS by curl — with the platform CA it wrote, and with client
+//! certificates of management keys (mutual TLS).
 
 use actix_web::http::StatusCode;
 use lanyard_store::Backend;
 use lanyard_store::testing::TestDb;
-use lanyard_web::testing::read;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
 
@@ -86,7 +85,7 @@ impl Installation {
             if let Some(root) = line.trim().strip_prefix("OID root") {
                 oid_root = root.trim().to_owned();
             }
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://"))
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://"))
                 && urls.len() < 3
             {
                 urls.push(url.to_owned());
@@ -139,27 +138,64 @@ impl Drop for Running {
     }
 }
 
-async fn get(url: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .finish();
-    let mut req = client.get(url).insert_header(("X-PBM-API-VERSION", "2"));
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
+impl Installation {
+    /// The platform CA certificate `lanyard up` wrote.
+    fn ca(&self) -> String {
+        self.dir.path().join("data/ca.pem").display().to_string()
     }
-    read(req.send().await.expect("request")).await
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// A request by curl over HTTPS, verifying the server against the platform CA; `extra`
+    /// adds curl options (a client certificate, a body). Returns the status and the JSON body.
+    fn curl(&self, method: &str, url: &str, extra: &[&str]) -> (StatusCode, Value) {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "--cacert",
+                &self.ca(),
+                "-X",
+                method,
+            ])
+            .args(["-H", "X-PBM-API-VERSION: 2", "-w", "\n%{http_code}"])
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "curl {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let (body, code) = text.rsplit_once('\n').expect("status line");
+        let status = StatusCode::from_u16(code.trim().parse().expect("code")).expect("status");
+        let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+        (status, value)
+    }
+
+    fn get(&self, url: &str, token: Option<&str>) -> (StatusCode, Value) {
+        match token {
+            Some(t) => self.curl("GET", url, &["-H", &format!("Authorization: Bearer {t}")]),
+            None => self.curl("GET", url, &[]),
+        }
+    }
 }
 
-async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backend) {
+fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backend) {
     let Some(install) = Installation::new(backend) else {
         return;
     };
     let running = install.up();
     for url in &running.urls {
-        let (status, body) = get(&format!("{url}/healthz"), None).await;
+        let (status, body) = install.get(&format!("{url}/healthz"), None);
         assert_eq!(status, StatusCode::OK, "{url}");
         assert_eq!(body["status"], "ok");
-        let (status, _) = get(&format!("{url}/readyz"), None).await;
+        let (status, _) = install.get(&format!("{url}/readyz"), None);
         assert_eq!(status, StatusCode::OK, "{url}");
     }
     let admin = running.urls[0].clone();
@@ -174,7 +210,7 @@ async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backen
         link.starts_with(&format!("{admin}/console/register?code=")),
         "{link}"
     );
-    let (status, page) = get(&link, None).await;
+    let (status, page) = install.get(&link, None);
     assert_eq!(status, StatusCode::OK);
     assert!(
         page.as_str()
@@ -192,15 +228,19 @@ async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backen
     ]);
     assert!(org.starts_with(&root), "{org}");
     let token = install.run(&["api-token", "create", "--account", &org]);
-    let client = awc::Client::default();
-    let created = client
-        .post(format!("{admin}/rest/users"))
-        .insert_header(("X-PBM-API-VERSION", "2"))
-        .bearer_auth(&token)
-        .send_json(&json!({"userId": "alice", "email": "alice@acme.example"}))
-        .await
-        .expect("create user");
-    let (status, user) = read(created).await;
+    let body = json!({"userId": "alice", "email": "alice@acme.example"}).to_string();
+    let (status, user) = install.curl(
+        "POST",
+        &format!("{admin}/rest/users"),
+        &[
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+        ],
+    );
     assert_eq!(status, StatusCode::OK, "{user}");
     running.stop();
 
@@ -214,7 +254,7 @@ async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backen
         "only the first start prints a setup link"
     );
     let admin = &again.urls[0];
-    let (status, list) = get(&format!("{admin}/rest/users"), Some(&token)).await;
+    let (status, list) = install.get(&format!("{admin}/rest/users"), Some(&token));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["recordsTotal"], 1);
     assert_eq!(list["data"][0], user);
@@ -230,14 +270,236 @@ async fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backen
     }
 }
 
-#[actix_rt::test]
-async fn up_on_sqlite() {
-    up_serves_three_services_and_keeps_data_across_restarts(Backend::Sqlite).await;
+#[test]
+fn up_on_sqlite() {
+    up_serves_three_services_and_keeps_data_across_restarts(Backend::Sqlite);
 }
 
-#[actix_rt::test]
-async fn up_on_postgres() {
-    up_serves_three_services_and_keeps_data_across_restarts(Backend::Postgres).await;
+#[test]
+fn up_on_postgres() {
+    up_serves_three_services_and_keeps_data_across_restarts(Backend::Postgres);
+}
+
+/// A certificate of `org` issued as if three years ago, so that it has expired by now.
+fn expired_certificate(install: &Installation, org_oid: &str) -> Vec<u8> {
+    use lanyard_identity::access_key::{self, KeyKind, KeySource};
+    let target = if install.database_url.is_empty() {
+        lanyard_store::DatabaseTarget::Sqlite(install.dir.path().join("data/lanyard.db"))
+    } else {
+        lanyard_store::DatabaseTarget::parse(&install.database_url, None).expect("url")
+    };
+    let pool = lanyard_store::pool(target, &lanyard_store::PoolOptions::default());
+    let conn = &mut *pool.get().expect("connection");
+    let master = lanyard_pki::MasterKey::from_text(
+        &std::fs::read_to_string(install.dir.path().join("data/master.key")).expect("key file"),
+    )
+    .expect("master key");
+    let account = lanyard_identity::account::find_by_oid(
+        conn,
+        &lanyard_core::Oid::parse(org_oid).expect("oid"),
+    )
+    .expect("account");
+    let actor = lanyard_identity::rights::Actor::api_token(account.id.clone(), "test");
+    let then = lanyard_core::FixedClock::new(chrono::Utc::now() - chrono::TimeDelta::days(3 * 365));
+    let issued = access_key::create(
+        conn,
+        &then,
+        &master,
+        &actor,
+        &account.id,
+        KeyKind::Management,
+        "old",
+        None,
+        KeySource::Generate,
+        "https://unused.example",
+    )
+    .expect("old key");
+    access_key::download_pem(
+        conn,
+        &master,
+        &actor,
+        &account.id,
+        &issued.certificate.serial,
+    )
+    .expect("pem")
+}
+
+fn management_keys_over_mutual_tls(backend: Backend) {
+    let Some(install) = Installation::new(backend) else {
+        return;
+    };
+    let running = install.up();
+    let (admin, device) = (running.urls[0].clone(), running.urls[2].clone());
+    let acme = install.run(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--email",
+        "it@acme.example",
+    ]);
+    let globex = install.run(&[
+        "org",
+        "create",
+        "--name",
+        "Globex",
+        "--email",
+        "it@globex.example",
+    ]);
+    let (a_pem, b_pem) = (install.path("acme.pem"), install.path("globex.pem"));
+    let serial = install.run(&[
+        "access-key",
+        "create",
+        "--account",
+        &acme,
+        "--name",
+        "ops",
+        "--out",
+        &a_pem,
+    ]);
+    install.run(&[
+        "access-key",
+        "create",
+        "--account",
+        &globex,
+        "--name",
+        "ops",
+        "--out",
+        &b_pem,
+    ]);
+    let mode = std::fs::metadata(&a_pem).expect("pem").permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600,
+        "the key file is private"
+    );
+
+    // curl --cert with the downloaded PEM manages end users.
+    let body = json!({"userId": "alice", "email": "alice@acme.example"}).to_string();
+    let (status, user) = install.curl(
+        "POST",
+        &format!("{admin}/rest/users"),
+        &[
+            "--cert",
+            &a_pem,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{user}");
+    let (status, list) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &a_pem]);
+    assert_eq!(
+        (status, list["recordsTotal"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+
+    // Another organization's certificate sees nothing of Acme's.
+    let (status, list) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &b_pem]);
+    assert_eq!(
+        (status, list["recordsTotal"].clone()),
+        (StatusCode::OK, json!(0))
+    );
+    let alice = format!("{admin}/rest/users/{}", user["oid"].as_str().expect("oid"));
+    let (status, error) = install.curl("GET", &alice, &["--cert", &b_pem]);
+    assert_eq!(
+        (status.as_u16(), error["code"].clone()),
+        (420, json!("NOT_FOUND")),
+        "{error}"
+    );
+
+    // No credentials at all.
+    let (status, error) = install.curl("GET", &format!("{admin}/rest/users"), &[]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("client certificate")),
+        "{error}"
+    );
+
+    // A certificate from another CA, and an expired one of this platform: clear 401s.
+    let foreign = install.path("foreign.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            "/CN=ops/O=Acme",
+            "-keyout",
+            &foreign,
+            "-out",
+            &install.path("foreign.crt"),
+        ])
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let mut bundle = std::fs::read(install.path("foreign.crt")).expect("crt");
+    bundle.extend(std::fs::read(&foreign).expect("key"));
+    std::fs::write(&foreign, bundle).expect("bundle");
+    let expired = install.path("expired.pem");
+    std::fs::write(&expired, expired_certificate(&install, &acme)).expect("expired pem");
+    for pem in [&foreign, &expired] {
+        let (status, error) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", pem]);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{pem}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("revoked, expired, or not issued by this platform")),
+            "{error}"
+        );
+    }
+
+    // Revoked by another process (the command line): refused on the very next request, and
+    // listed in the CRL that admin-api and device-api publish.
+    install.run(&[
+        "access-key",
+        "revoke",
+        "--account",
+        &acme,
+        "--serial",
+        &serial,
+    ]);
+    let (status, _) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &a_pem]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for base in [&admin, &device] {
+        let file = install.path("access-keys.crl");
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert", &install.ca(), "-o", &file])
+            .arg(format!("{base}/crl/access-keys-1.crl"))
+            .status()
+            .expect("curl");
+        assert!(out.success());
+        let text = Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-text", "-in", &file])
+            .output()
+            .expect("openssl");
+        assert!(
+            String::from_utf8_lossy(&text.stdout).contains(&serial),
+            "{base}: the CRL lists {serial}"
+        );
+    }
+    running.stop();
+}
+
+#[test]
+fn management_keys_over_mutual_tls_on_sqlite() {
+    management_keys_over_mutual_tls(Backend::Sqlite);
+}
+
+#[test]
+fn management_keys_over_mutual_tls_on_postgres() {
+    management_keys_over_mutual_tls(Backend::Postgres);
 }
 
 #[test]

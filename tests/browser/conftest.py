@@ -5,8 +5,11 @@ import email.policy
 import os
 import pathlib
 import re
+import base64
+import hashlib
 import secrets
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -50,16 +53,19 @@ class Lanyard:
         urls = []
         self.setup_link = None
         for line in self.proc.stdout:
-            setup = re.search(r"(http://\S+/console/register\?code=\w+)", line)
+            setup = re.search(r"(https://\S+/console/register\?code=\w+)", line)
             if setup:
                 self.setup_link = setup.group(1)
-            found = re.search(r"(http://\S+)", line)
+            found = re.search(r"(https://\S+)", line)
             if found and len(urls) < 3:
                 urls.append(found.group(1))
             if line.startswith("More in README"):
                 break
         assert urls, "lanyard up did not start"
         self.url = urls[0]
+        # The services speak HTTPS with development certificates from the platform CA, which
+        # `lanyard up` wrote to data/ca.pem; Python's requests verify against it.
+        self.ssl = ssl.create_default_context(cafile=str(pathlib.Path(self.dir) / "data" / "ca.pem"))
         # CLI commands (e.g. `admin invite`) put links to the running console into e-mails.
         self.env["LANYARD_ADMIN_API__PUBLIC_URL"] = self.url
         self.seen_mail = set()
@@ -103,8 +109,18 @@ def lanyard(request):
     installation.stop()
 
 
+def spki_sha256(lanyard):
+    """Base64 SHA-256 of the admin-api server key (Chromium's --ignore-certificate-errors-spki-list
+    then trusts exactly that key, not every certificate)."""
+    host, port = urllib.parse.urlsplit(lanyard.url).netloc.rsplit(":", 1)
+    pem = ssl.get_server_certificate((host, int(port)), ca_certs=str(pathlib.Path(lanyard.dir) / "data" / "ca.pem"))
+    public = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=pem, capture_output=True, text=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=public.encode(), capture_output=True, check=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 @pytest.fixture
-def browser():
+def browser(lanyard):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     profile = tempfile.mkdtemp(prefix="chromium-")
@@ -120,6 +136,7 @@ def browser():
         "--disable-sync",
         "--window-size=1280,900",
         f"--user-data-dir={profile}",
+        f"--ignore-certificate-errors-spki-list={spki_sha256(lanyard)}",
     ]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

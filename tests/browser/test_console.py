@@ -62,7 +62,7 @@ def assert_no_console_errors(driver):
 
 def register_and_activate(lanyard, driver, address, name):
     body = lanyard.wait_mail(address)
-    link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
+    link = re.search(r"(https://\S+/console/register\?code=\w+)", body).group(1)
     register_with(lanyard, driver, link, address, name)
 
 
@@ -176,7 +176,7 @@ def test_invited_administrator_with_a_limited_profile_is_refused_what_it_forbids
     screenshot(driver, f"{lanyard.backend}-07-history")
     cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
     request = urllib.request.Request(lanyard.url + "/console/history/export.xlsx", headers={"Cookie": cookies})
-    with urllib.request.urlopen(request) as response:
+    with urllib.request.urlopen(request, context=lanyard.ssl) as response:
         workbook = openpyxl.load_workbook(io.BytesIO(response.read()))
     sheet = workbook["Account History"]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
@@ -247,7 +247,7 @@ def test_forms_without_a_valid_csrf_token_are_refused(lanyard):
     data = b"csrf=forged&email=x%40y.example&password=whatever"
     request = urllib.request.Request(lanyard.url + "/console/login", data=data, method="POST")
     try:
-        urllib.request.urlopen(request)
+        urllib.request.urlopen(request, context=lanyard.ssl)
         raise AssertionError("a forged login form was accepted")
     except urllib.error.HTTPError as refused:
         refused.close()
@@ -265,7 +265,7 @@ def test_forgotten_password_and_login_email_change(lanyard, browser):
     fill(driver, email="carol@globex.example")
     submit(driver)
     assert "Check your e-mail" in driver.page_source
-    link = re.search(r"(http://\S+/console/reset-password\?token=\w+)", lanyard.wait_mail("carol@globex.example")).group(1)
+    link = re.search(r"(https://\S+/console/reset-password\?token=\w+)", lanyard.wait_mail("carol@globex.example")).group(1)
     driver.get(link)
     new_password = "a completely different sentence"
     fill(driver, password=new_password, password2=new_password)
@@ -293,7 +293,7 @@ def test_forgotten_password_and_login_email_change(lanyard, browser):
     submit(driver, "/console/me/email")
     assert "confirmation link is on its way" in driver.page_source
     screenshot(driver, f"{lanyard.backend}-09-my-profile")
-    link = re.search(r"(http://\S+/console/confirm-email\?token=\w+)", lanyard.wait_mail("carol.chief@globex.example")).group(1)
+    link = re.search(r"(https://\S+/console/confirm-email\?token=\w+)", lanyard.wait_mail("carol.chief@globex.example")).group(1)
     driver.get(link)
     assert "Your login is now carol.chief@globex.example" in driver.page_source
     driver.get(lanyard.url + "/console")
@@ -376,7 +376,7 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     # administrator activates, the account is Activated.
     body = lanyard.wait_mail("it@initech.example")
     assert "Resale Ltd invites you to Initech." in body, body
-    link = re.search(r"(http://\S+/console/register\?code=\w+)", body).group(1)
+    link = re.search(r"(https://\S+/console/register\?code=\w+)", body).group(1)
     register_with(lanyard, driver, link, "it@initech.example", "Peter Gibbons")
     log_in(lanyard, driver, "it@initech.example")
     assert driver.find_element(By.CSS_SELECTOR, "footer.bottom").text == "© Resale Ltd", "inherited from Resale"
@@ -420,7 +420,7 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
     request = urllib.request.Request(
         lanyard.url + "/rest/users/count", headers={"Authorization": f"Bearer {token}", "X-PBM-API-VERSION": "2"}
     )
-    with urllib.request.urlopen(request) as response:
+    with urllib.request.urlopen(request, context=lanyard.ssl) as response:
         assert response.read() == b"0"
 
     driver.get(lanyard.url + "/console/accounts")
@@ -435,7 +435,7 @@ def test_distributor_creates_disables_and_exports_customer_accounts(lanyard, bro
 
     cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
     request = urllib.request.Request(lanyard.url + "/console/accounts/export.xlsx", headers={"Cookie": cookies})
-    with urllib.request.urlopen(request) as response:
+    with urllib.request.urlopen(request, context=lanyard.ssl) as response:
         sheet = openpyxl.load_workbook(io.BytesIO(response.read()))["Customer Accounts"]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     header = ["Company Name", "Profile", "First Name", "Last Name", "Status", "Number of Credits"]

@@ -15,4 +15,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     rest::configure(cfg);
     download::configure(cfg);
     console::configure(cfg);
+    lanyard_web::crl::configure(cfg);
 }

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lanyard_core::{Email, Oid, SystemClock};
 use lanyard_identity::account::{self, NewAccount};
-use lanyard_identity::{AccountKind, api_token, report};
+use lanyard_identity::{AccountKind, access_key, api_token, platform_pki, report};
 use lanyard_web::config::Settings;
 use lanyard_web::server;
 use lanyard_web::startup::{self, Service};
@@ -43,6 +43,66 @@ enum Command {
     /// Administrators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Access keys (client certificates for the management and messaging APIs).
+    #[command(subcommand, name = "access-key")]
+    AccessKey(AccessKeyCommand),
+    /// The platform PKI.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccessKeyCommand {
+    /// Add a key with its first certificate and write the PEM (certificate, chain and, for a
+    /// generated key pair, the private key) to --out. Prints the certificate's serial number.
+    Create {
+        /// OID of the account.
+        #[arg(long)]
+        account: String,
+        /// Name of the key.
+        #[arg(long)]
+        name: String,
+        /// `management` or `application`.
+        #[arg(long, default_value = "management")]
+        kind: String,
+        /// Application id (application keys).
+        #[arg(long)]
+        application: Option<String>,
+        /// Your own PKCS#10 request (PEM or DER); without it the server generates the key pair.
+        #[arg(long)]
+        csr: Option<PathBuf>,
+        /// Where to write the PEM (created with permissions 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a certificate; every service refuses it from the next request on.
+    Revoke {
+        /// OID of the account.
+        #[arg(long)]
+        account: String,
+        /// Serial number (hex).
+        #[arg(long)]
+        serial: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Start a new generation of an issuing CA (access-keys, devices, evidence, tls). The old one
+    /// keeps publishing its CRL and its certificates stay valid; restart running services so they
+    /// pick up the new chain.
+    Rotate {
+        /// Purpose of the CA.
+        #[arg(long)]
+        ca: String,
+    },
+    /// Re-seal every sealed secret under a new master key, written to --new-key-file (0600).
+    /// Then point pki.master_key_file (or LANYARD_PKI__MASTER_KEY) at the new key and restart.
+    RotateMasterKey {
+        /// File to create with the new key.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +320,106 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("revoked {id}");
             Ok(())
         }
+        Command::AccessKey(AccessKeyCommand::Create {
+            account,
+            name,
+            kind,
+            application,
+            csr,
+            out,
+        }) => {
+            let (state, _) = startup::prepare(settings)?;
+            let oid = parse_oid("account", &account)?;
+            let conn = &mut *state.pool.get()?;
+            let target = account::find_by_oid(conn, &oid)?;
+            let actor = operator(&target.id);
+            let request = csr
+                .map(|path| {
+                    std::fs::read(&path).with_context(|| format!("--csr {}", path.display()))
+                })
+                .transpose()?;
+            let source = match &request {
+                Some(bytes) => access_key::KeySource::Csr(bytes),
+                None => access_key::KeySource::Generate,
+            };
+            let issued = access_key::create(
+                conn,
+                &clock,
+                &state.master_key,
+                &actor,
+                &target.id,
+                access_key::KeyKind::parse(&kind)?,
+                &name,
+                application.as_deref(),
+                source,
+                &state.crl_base(),
+            )?;
+            let pem = access_key::download_pem(
+                conn,
+                &state.master_key,
+                &actor,
+                &target.id,
+                &issued.certificate.serial,
+            )?;
+            write_private(&out, &pem)?;
+            println!("{}", issued.certificate.serial);
+            eprintln!(
+                "key {} ({}) created; certificate {} written to {}",
+                issued.key.name,
+                issued.key.kind.as_str(),
+                issued.certificate.serial,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::AccessKey(AccessKeyCommand::Revoke { account, serial }) => {
+            let (state, _) = startup::prepare(settings)?;
+            let oid = parse_oid("account", &account)?;
+            let conn = &mut *state.pool.get()?;
+            let target = account::find_by_oid(conn, &oid)?;
+            access_key::revoke(
+                conn,
+                &clock,
+                &state.master_key,
+                &operator(&target.id),
+                &target.id,
+                &serial,
+            )?;
+            println!("revoked {serial}");
+            Ok(())
+        }
+        Command::Pki(PkiCommand::Rotate { ca }) => {
+            let (state, _) = startup::prepare(settings)?;
+            let purpose = platform_pki::Purpose::parse(&ca)
+                .filter(|p| *p != platform_pki::Purpose::Root)
+                .with_context(|| {
+                    format!("--ca {ca:?}: one of access-keys, devices, evidence, tls")
+                })?;
+            let id = platform_pki::rotate(
+                &mut *state.pool.get()?,
+                &clock,
+                &state.master_key,
+                purpose,
+                state.settings.pki.installation_name.trim(),
+                &state.crl_base(),
+            )?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Pki(PkiCommand::RotateMasterKey { new_key_file }) => {
+            let (state, _) = startup::prepare(settings)?;
+            let new = lanyard_pki::MasterKey::generate()?;
+            write_private(&new_key_file, format!("{}\n", new.to_text()).as_bytes())?;
+            let count =
+                platform_pki::rotate_master_key(&mut *state.pool.get()?, &state.master_key, &new)?;
+            println!("{}", new.id());
+            eprintln!(
+                "{count} secrets re-sealed under master key {} ({}); point pki.master_key_file at it and restart every service",
+                new.id(),
+                new_key_file.display()
+            );
+            Ok(())
+        }
         Command::Admin(AdminCommand::SetupLink) => {
             let (state, _) = startup::prepare(settings)?;
             let link = setup_link(&state)?;
@@ -345,17 +505,29 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         let mut servers = Vec::new();
         let mut lines = Vec::new();
         let mut admin_url = String::new();
+        let scheme = if state.settings.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
         for (service, listener) in listeners {
             let address = listener.local_addr()?;
-            lines.push(format!("  {:<11} http://{address}", service.name()));
+            lines.push(format!("  {:<11} {scheme}://{address}", service.name()));
             if service == Service::Admin {
-                admin_url = format!("http://{address}");
+                admin_url = format!("{scheme}://{address}");
             }
+            let tls = {
+                let (state, listener) = (state.clone(), listener.try_clone()?);
+                actix_web::web::block(move || startup::tls_acceptor(&state, service, &listener))
+                    .await
+                    .context("TLS set-up task")??
+            };
             servers.push(server::serve_without_signals(
                 service.name(),
                 listener,
                 state.clone(),
                 configure_of(service),
+                tls,
             )?);
         }
         let handles: Vec<_> = servers.iter().map(actix_web::dev::Server::handle).collect();
@@ -370,12 +542,17 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         } else {
             None
         };
+        let ca = state
+            .settings
+            .tls_enabled()
+            .then(|| startup::ca_bundle_path(&state.settings));
         print_banner(
             &admin_url,
             &database,
             booted.oid_root.as_str(),
             &lines,
             setup.as_deref(),
+            ca.as_deref(),
         );
         tokio::select! {
             _ = terminate.recv() => {}
@@ -388,6 +565,28 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The operator at the command line, acting on `account` (recorded as such in its history).
+fn operator(account: &lanyard_core::id::AccountId) -> lanyard_identity::rights::Actor {
+    let mut actor = lanyard_identity::rights::Actor::api_token(account.clone(), "cli");
+    actor.name = "Operator (lanyard command line)".into();
+    actor
+}
+
+/// Writes a file only its owner can read (private keys, master keys); refuses to overwrite.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{} (it must not exist yet)", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 /// A new one-time setup link for a platform administrator.
@@ -416,6 +615,7 @@ fn print_banner(
     oid_root: &str,
     lines: &[String],
     setup: Option<&str>,
+    ca: Option<&std::path::Path>,
 ) {
     println!("Lanyard is running.");
     println!("  database    {database}");
@@ -423,8 +623,20 @@ fn print_banner(
     for line in lines {
         println!("{line}");
     }
+    let curl = match ca {
+        Some(ca) => {
+            println!("  CA          {}", ca.display());
+            println!();
+            println!(
+                "The services use development certificates from the platform CA above; trust it"
+            );
+            println!("(curl --cacert, or import it in your browser) or accept the warning once.");
+            format!("curl --cacert {}", ca.display())
+        }
+        None => "curl".to_owned(),
+    };
     println!();
-    println!("Check:   curl {admin}/healthz");
+    println!("Check:   {curl} {admin}/healthz");
     if let Some(link) = setup {
         println!();
         println!(
@@ -443,7 +655,7 @@ fn print_banner(
         "  2. an API token:     cargo run -q -p lanyard -- api-token create --account <OID from step 1>"
     );
     println!(
-        "  3. an end user:      curl -H 'X-PBM-API-VERSION: 2' -H 'Authorization: Bearer <token>' \\"
+        "  3. an end user:      {curl} -H 'X-PBM-API-VERSION: 2' -H 'Authorization: Bearer <token>' \\"
     );
     println!(
         "                         -d '{{\"userId\":\"alice\",\"email\":\"alice@acme.example\"}}' {admin}/rest/users"

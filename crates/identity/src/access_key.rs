@@ -777,6 +777,33 @@ pub fn delete(
     Ok(())
 }
 
+/// Who the presented client certificate (DER) belongs to, if it may authenticate now: it must be
+/// exactly a certificate the platform issued (same bytes, not merely the same serial) — see
+/// [`authenticate`] for the other conditions.
+pub fn authenticate_certificate(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    der: &[u8],
+) -> Result<Option<KeyIdentity>> {
+    let Ok(cert) = X509::from_der(der) else {
+        return Ok(None);
+    };
+    let serial = lanyard_pki::serial_hex(&cert)?;
+    let stored: Option<String> = certificates::table
+        .find(&serial)
+        .select(certificates::cert_pem)
+        .first(conn)
+        .optional()?;
+    let same = stored
+        .and_then(|pem| X509::from_pem(pem.as_bytes()).ok())
+        .and_then(|c| c.to_der().ok())
+        .is_some_and(|stored_der| lanyard_core::secret::constant_time_eq(&stored_der, der));
+    if !same {
+        return Ok(None);
+    }
+    authenticate(conn, clock, &serial)
+}
+
 /// Who the client certificate with `serial` belongs to, if it may authenticate now: issued by
 /// the platform to an access key that still exists, active (not revoked), within its validity.
 pub fn authenticate(

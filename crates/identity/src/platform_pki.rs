@@ -289,6 +289,17 @@ pub fn chain(conn: &mut DbConnection, id: &str) -> Result<Vec<X509>> {
     Ok(out)
 }
 
+/// The id of the master key that sealed the root CA's key (`None` before [`ensure`]).
+pub fn sealed_by(conn: &mut DbConnection) -> Result<Option<String>> {
+    let sealed: Option<String> = cas::table
+        .filter(cas::purpose.eq(Purpose::Root.as_str()))
+        .order(cas::generation.desc())
+        .select(cas::key_sealed)
+        .first(conn)
+        .optional()?;
+    Ok(sealed.and_then(|s| MasterKey::sealed_by(&s).map(str::to_owned)))
+}
+
 /// Makes a new generation of the issuing CA of `purpose`, which issues from now on; the previous
 /// one stays trusted and keeps publishing its CRL. Returns the new CA's id.
 pub fn rotate(

@@ -2,25 +2,57 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::tls::PeerCertificate;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use lanyard_core::ErrorCode;
 use lanyard_core::id::AccountId;
+use lanyard_identity::access_key::{self, KeyIdentity, KeyKind};
 use lanyard_identity::api_token::{self, TokenOwner};
 use lanyard_identity::rights::Actor;
 
-/// A caller of the management API, authenticated by `Authorization: Bearer <API token>`.
-/// Every query a handler makes is scoped to [`ManagementCaller::account`].
+/// A caller of the management API, authenticated by a management-key client certificate
+/// (mutual TLS) or by `Authorization: Bearer <API token>`. Every query a handler makes is scoped
+/// to [`ManagementCaller::account`].
 #[derive(Debug, Clone)]
 pub struct ManagementCaller {
     /// The account the caller acts for.
     pub account: AccountId,
     /// How the caller authenticated.
-    pub via: TokenOwner,
+    pub via: Credential,
     /// The caller as the authorization check and the account history see it.
     pub actor: Actor,
+}
+
+/// How a management caller authenticated.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// An API token.
+    Token(TokenOwner),
+    /// A management-key certificate.
+    Certificate(KeyIdentity),
+}
+
+/// Who the presented client certificate belongs to: `Ok(None)` when the connection has none,
+/// an error when it has one that may not authenticate (revoked, expired, not issued here).
+pub async fn certificate_identity(
+    state: &AppState,
+    peer: Option<PeerCertificate>,
+) -> Result<Option<KeyIdentity>, ApiError> {
+    let Some(PeerCertificate(der)) = peer else {
+        return Ok(None);
+    };
+    state
+        .db(move |conn, clock| access_key::authenticate_certificate(conn, clock, &der))
+        .await?
+        .map(Some)
+        .ok_or_else(|| {
+            unauthorized(
+                "the client certificate is revoked, expired, or not issued by this platform",
+            )
+        })
 }
 
 fn unauthorized(message: &str) -> ApiError {
@@ -33,6 +65,7 @@ impl FromRequest for ManagementCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let certificate = req.conn_data::<PeerCertificate>().cloned();
         let peer = req.peer_addr().map(|a| a.ip());
         let presented = req
             .headers()
@@ -46,8 +79,22 @@ impl FromRequest for ManagementCaller {
             });
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+            if let Some(key) = certificate_identity(&state, certificate).await? {
+                if key.kind != KeyKind::Management {
+                    return Err(unauthorized(
+                        "this is an application key's certificate; the management API needs a management key",
+                    ));
+                }
+                return Ok(Self {
+                    account: key.account.clone(),
+                    actor: key.actor(),
+                    via: Credential::Certificate(key),
+                });
+            }
             let token = presented.ok_or_else(|| {
-                unauthorized("credentials are required: Authorization: Bearer <API token>")
+                unauthorized(
+                    "credentials are required: a management-key client certificate or Authorization: Bearer <API token>",
+                )
             })?;
             let owner = state
                 .db(move |conn, clock| api_token::authenticate(conn, clock, &token))
@@ -63,7 +110,7 @@ impl FromRequest for ManagementCaller {
             Ok(Self {
                 account: owner.account_id.clone(),
                 actor: Actor::api_token(owner.account_id.clone(), &owner.token_name),
-                via: owner,
+                via: Credential::Token(owner),
             })
         })
     }

@@ -47,12 +47,52 @@ pub struct Settings {
     pub auth_api: ServiceSettings,
     /// `[device_api]`
     pub device_api: ServiceSettings,
+    /// `[pki]`
+    pub pki: PkiSettings,
+    /// `[tls]`
+    pub tls: TlsSettings,
     /// `[console]`
     pub console: ConsoleSettings,
     /// `[mail]`
     pub mail: MailSettings,
     /// `[log]`
     pub log: LogSettings,
+}
+
+/// `[pki]`: the platform PKI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiSettings {
+    /// File with the master key; empty for `<data.dir>/master.key`.
+    pub master_key_file: String,
+    /// The master key itself (base64), overriding the file.
+    pub master_key: lanyard_core::SecretString,
+    /// Organization in the CA subjects.
+    pub installation_name: String,
+}
+
+/// `[tls]`: how the services serve HTTPS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// `dev`, `files` or `off`.
+    pub mode: TlsMode,
+    /// Server certificate chain (PEM) for `files`.
+    pub cert_file: String,
+    /// Server private key (PEM) for `files`.
+    pub key_file: String,
+}
+
+/// Where the services' TLS server certificates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Issued by the platform PKI at each start (development).
+    Dev,
+    /// From `tls.cert_file` and `tls.key_file`.
+    Files,
+    /// Plain HTTP (behind a TLS-terminating proxy).
+    Off,
 }
 
 /// `[console]`: the web console.
@@ -137,7 +177,8 @@ pub struct BootstrapSettings {
 pub struct ServiceSettings {
     /// Address and port to listen on.
     pub bind: String,
-    /// Public base URL; empty for `http://<bind>`.
+    /// Public base URL; empty for `https://<bind>` (`http://` when TLS is off), filled in at
+    /// start.
     pub public_url: String,
 }
 
@@ -145,7 +186,7 @@ impl ServiceSettings {
     /// The public base URL without a trailing slash.
     pub fn url(&self) -> String {
         if self.public_url.trim().is_empty() {
-            format!("http://{}", self.bind)
+            format!("https://{}", self.bind)
         } else {
             self.public_url.trim().trim_end_matches('/').to_owned()
         }
@@ -250,6 +291,19 @@ impl Settings {
                 ),
             );
         }
+        if self.tls.mode == TlsMode::Files {
+            for (key, value) in [
+                ("tls.cert_file", &self.tls.cert_file),
+                ("tls.key_file", &self.tls.key_file),
+            ] {
+                if value.trim().is_empty() {
+                    return invalid(key, "is required when tls.mode is \"files\"".into());
+                }
+            }
+        }
+        if self.pki.installation_name.trim().is_empty() {
+            return invalid("pki.installation_name", "must not be empty".into());
+        }
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
             return invalid(
                 "mail.smtp_host",
@@ -266,6 +320,21 @@ impl Settings {
             .parse::<lettre::message::Mailbox>()
             .map(|m| m.email.domain().to_owned())
             .unwrap_or_else(|_| "lanyard.localhost".into())
+    }
+
+    /// Where the master key file is.
+    pub fn master_key_file(&self) -> PathBuf {
+        let file = self.pki.master_key_file.trim();
+        if file.is_empty() {
+            self.data.dir.join("master.key")
+        } else {
+            PathBuf::from(file)
+        }
+    }
+
+    /// Whether the services serve HTTPS.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.mode != TlsMode::Off
     }
 
     /// The data directory's own SQLite file.

@@ -7,6 +7,7 @@
 pub mod api_version;
 pub mod auth;
 pub mod config;
+pub mod crl;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use error::ApiError;
 pub use state::AppState;

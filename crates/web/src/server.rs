@@ -7,6 +7,7 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use lanyard_core::ErrorCode;
+use openssl::ssl::SslAcceptorBuilder;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -47,8 +48,9 @@ pub fn serve(
     listener: TcpListener,
     state: AppState,
     configure: fn(&mut web::ServiceConfig),
+    tls: Option<SslAcceptorBuilder>,
 ) -> std::io::Result<Server> {
-    build(name, listener, state, configure, true)
+    build(name, listener, state, configure, tls, true)
 }
 
 /// As [`serve`], but the server ignores signals: for several servers in one process, whose
@@ -59,8 +61,9 @@ pub fn serve_without_signals(
     listener: TcpListener,
     state: AppState,
     configure: fn(&mut web::ServiceConfig),
+    tls: Option<SslAcceptorBuilder>,
 ) -> std::io::Result<Server> {
-    build(name, listener, state, configure, false)
+    build(name, listener, state, configure, tls, false)
 }
 
 fn build(
@@ -68,15 +71,22 @@ fn build(
     listener: TcpListener,
     state: AppState,
     configure: fn(&mut web::ServiceConfig),
+    tls: Option<SslAcceptorBuilder>,
     signals: bool,
 ) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
     let mut server = HttpServer::new(move || app(state.clone(), configure))
+        .on_connect(crate::tls::on_connect)
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if !signals {
         server = server.disable_signals();
     }
-    let server = server.listen(listener)?.run();
-    tracing::info!(service = name, %address, "listening");
+    let https = tls.is_some();
+    let server = match tls {
+        Some(acceptor) => server.listen_openssl(listener, acceptor)?,
+        None => server.listen(listener)?,
+    }
+    .run();
+    tracing::info!(service = name, %address, https, "listening");
     Ok(server)
 }

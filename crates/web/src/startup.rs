@@ -6,6 +6,8 @@ use crate::state::AppState;
 use actix_web::web;
 use lanyard_core::SystemClock;
 use lanyard_identity::bootstrap::{Bootstrapped, bootstrap};
+use lanyard_identity::platform_pki;
+use lanyard_pki::MasterKey;
 use lanyard_store::{DatabaseTarget, PoolOptions};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -33,6 +35,15 @@ impl Service {
             Self::Admin => "admin-api",
             Self::Auth => "auth-api",
             Self::Device => "device-api",
+        }
+    }
+
+    /// The service's settings section.
+    pub fn settings(self, settings: &Settings) -> &crate::config::ServiceSettings {
+        match self {
+            Self::Admin => &settings.admin_api,
+            Self::Auth => &settings.auth_api,
+            Self::Device => &settings.device_api,
         }
     }
 
@@ -66,6 +77,17 @@ pub enum StartError {
     /// Bootstrap failed.
     #[error("bootstrap failed: {0}")]
     Bootstrap(#[from] lanyard_identity::IdentityError),
+    /// The master key is missing, unreadable or not the one that sealed the CAs.
+    #[error("{key}: {message}")]
+    MasterKey {
+        /// The setting to look at.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// HTTPS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The listen address could not be bound.
     #[error("{key}: cannot listen on {address}: {source}")]
     Bind {
@@ -120,15 +142,138 @@ pub fn prepare(settings: Settings) -> Result<(AppState, Bootstrapped), StartErro
             "installation bootstrapped"
         );
     }
+    let master = master_key(&settings)?;
+    if platform_pki::ensure(
+        &mut conn,
+        &clock,
+        &master,
+        settings.pki.installation_name.trim(),
+        &settings.admin_api.url(),
+    )? {
+        tracing::info!("platform PKI created: root and issuing CAs");
+    }
+    if let Some(sealed_by) = platform_pki::sealed_by(&mut conn)?
+        && sealed_by != master.id()
+    {
+        return Err(StartError::MasterKey {
+            key: "pki.master_key",
+            message: format!(
+                "the CAs were sealed with master key {sealed_by}, this is {}; restore the right key file ({}) or LANYARD_PKI__MASTER_KEY",
+                master.id(),
+                settings.master_key_file().display()
+            ),
+        });
+    }
+    write_ca_bundle(&mut conn, &settings)?;
     drop(conn);
     Ok((
         AppState {
             pool,
             clock: Arc::new(clock),
             settings: Arc::new(settings),
+            master_key: Arc::new(master),
         },
         booted,
     ))
+}
+
+/// The master key: `pki.master_key` when set, else the key file, created with permissions 0600
+/// when it does not exist yet.
+pub fn master_key(settings: &Settings) -> Result<MasterKey, StartError> {
+    let inline = settings.pki.master_key.expose().trim();
+    if !inline.is_empty() {
+        return MasterKey::from_text(inline).map_err(|e| StartError::MasterKey {
+            key: "pki.master_key",
+            message: e.to_string(),
+        });
+    }
+    let path = settings.master_key_file();
+    let invalid = |message: String| StartError::MasterKey {
+        key: "pki.master_key_file",
+        message: format!("{}: {message}", path.display()),
+    };
+    for _ in 0..50 {
+        match std::fs::read_to_string(&path) {
+            // Another process is between creating and writing the file.
+            Ok(text) if text.trim().is_empty() => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(text) => return MasterKey::from_text(&text).map_err(|e| invalid(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| invalid(e.to_string()))?;
+                }
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                {
+                    Ok(mut file) => {
+                        let key = MasterKey::generate().map_err(|e| invalid(e.to_string()))?;
+                        file.write_all(format!("{}\n", key.to_text()).as_bytes())
+                            .and_then(|()| file.sync_all())
+                            .map_err(|e| invalid(e.to_string()))?;
+                        tracing::info!(file = %path.display(), key_id = key.id(), "master key created; back it up apart from the database");
+                        return Ok(key);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(invalid(e.to_string())),
+                }
+            }
+            Err(e) => return Err(invalid(e.to_string())),
+        }
+    }
+    Err(invalid("stays empty".into()))
+}
+
+/// Writes `<data.dir>/ca.pem`, the platform's root CA certificate: what clients trust to reach
+/// the services' development certificates and to verify issued certificates.
+fn write_ca_bundle(
+    conn: &mut lanyard_store::DbConnection,
+    settings: &Settings,
+) -> Result<(), StartError> {
+    let root = platform_pki::certificate(conn, "root-1")?;
+    let pem = root.to_pem().map_err(|e| {
+        StartError::Bootstrap(lanyard_identity::IdentityError::Crypto(e.to_string()))
+    })?;
+    let path = ca_bundle_path(settings);
+    if std::fs::read(&path).ok().as_deref() != Some(pem.as_slice()) {
+        std::fs::create_dir_all(&settings.data.dir).map_err(|source| StartError::DataDir {
+            path: settings.data.dir.clone(),
+            source,
+        })?;
+        std::fs::write(&path, &pem).map_err(|source| StartError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Where the root CA certificate is written for clients.
+pub fn ca_bundle_path(settings: &Settings) -> PathBuf {
+    settings.data.dir.join("ca.pem")
+}
+
+/// The HTTPS acceptor of `service` (None when `tls.mode` is off).
+pub fn tls_acceptor(
+    state: &AppState,
+    service: Service,
+    listener: &TcpListener,
+) -> Result<Option<openssl::ssl::SslAcceptorBuilder>, StartError> {
+    let mut conn = state.pool.get().map_err(lanyard_store::StoreError::from)?;
+    let public_url = service.settings(&state.settings).url();
+    Ok(crate::tls::acceptor(
+        &mut conn,
+        state.clock.as_ref(),
+        &state.master_key,
+        &state.settings,
+        &public_url,
+        listener.local_addr().ok(),
+    )?)
 }
 
 /// Binds the service's configured address.
@@ -153,13 +298,18 @@ pub fn record_bound_address(
     listener: &TcpListener,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
-    let section = match service {
-        Service::Admin => &mut settings.admin_api,
-        Service::Auth => &mut settings.auth_api,
-        Service::Device => &mut settings.device_api,
-    };
-    if section.public_url.trim().is_empty() {
-        section.public_url = format!("http://{address}");
+    if service.settings(settings).public_url.trim().is_empty() {
+        let scheme = if settings.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        let section = match service {
+            Service::Admin => &mut settings.admin_api,
+            Service::Auth => &mut settings.auth_api,
+            Service::Device => &mut settings.device_api,
+        };
+        section.public_url = format!("{scheme}://{address}");
     }
     Ok(())
 }
@@ -197,7 +347,23 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
                 source: std::io::Error::other(e.to_string()),
             })?;
         }
-        server::serve(service.name(), listener, state, configure).map_err(|source| {
+        let tls = {
+            let (state, listener) = (
+                state.clone(),
+                listener.try_clone().map_err(|source| StartError::Bind {
+                    key: "bind",
+                    address: String::new(),
+                    source,
+                })?,
+            );
+            web::block(move || tls_acceptor(&state, service, &listener))
+                .await
+                .map_err(|e| StartError::DataDir {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other(e.to_string()),
+                })??
+        };
+        server::serve(service.name(), listener, state, configure, tls).map_err(|source| {
             StartError::Bind {
                 key: "bind",
                 address: String::new(),

@@ -16,6 +16,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The settings the service started with.
     pub settings: Arc<Settings>,
+    /// The master key that opens the platform CAs' sealed private keys.
+    pub master_key: Arc<lanyard_pki::MasterKey>,
 }
 
 impl AppState {
@@ -25,6 +27,11 @@ impl AppState {
             console: self.settings.admin_api.url(),
             mail_domain: self.settings.mail_domain(),
         }
+    }
+
+    /// The base of the CRL URLs written into certificates (admin-api's public URL).
+    pub fn crl_base(&self) -> String {
+        self.settings.admin_api.url()
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool: diesel is synchronous and

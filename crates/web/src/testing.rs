@@ -44,10 +44,20 @@ impl TestApp {
         let root = OidRoot::parse(TEST_OID_ROOT).expect("root");
         bootstrap(&mut db.conn(), &clock, Some(root)).expect("bootstrap");
         let settings = Settings::load_from(None, Vec::new()).expect("default settings");
+        let master = lanyard_pki::MasterKey::generate().expect("master key");
+        lanyard_identity::platform_pki::ensure(
+            &mut db.conn(),
+            &clock,
+            &master,
+            "Lanyard Test",
+            &settings.admin_api.url(),
+        )
+        .expect("platform PKI");
         let state = AppState {
             pool: db.pool().clone(),
             clock: Arc::new(clock),
             settings: Arc::new(settings),
+            master_key: Arc::new(master),
         };
         let server = actix_test::start(move || server::app(state.clone(), configure));
         Some(Self { db, server })
