@@ -5,6 +5,7 @@ export opens in openpyxl (a reader Lanyard did not write)."""
 
 import io
 import re
+import subprocess
 import time
 import urllib.request
 
@@ -469,4 +470,89 @@ def test_an_organization_registers_itself(lanyard, browser):
     log_in(lanyard, driver, "founder@selfmade.example")
     assert "Self Made" in driver.page_source
     screenshot(driver, f"{lanyard.backend}-13-self-registered")
+    assert_no_console_errors(driver)
+
+
+def download(lanyard, driver, path):
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    request = urllib.request.Request(lanyard.url + path, headers={"Cookie": cookies})
+    with urllib.request.urlopen(request, context=lanyard.ssl) as response:
+        return response.read()
+
+
+def curl_users(lanyard, pem):
+    out = subprocess.run(
+        ["curl", "-sS", "--cacert", str(pathlib.Path(lanyard.dir) / "data" / "ca.pem"), "--cert", pem,
+         "-H", "X-PBM-API-VERSION: 2", "-o", "/dev/null", "-w", "%{http_code}", lanyard.url + "/rest/users"],
+        capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def test_access_keys_certificates_downloads_and_revocation(lanyard, browser, tmp_path):
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Keyed Ltd", "--email", "it@keyed.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "kim@keyed.example")
+    register_and_activate(lanyard, driver, "kim@keyed.example", "Kim Keys")
+    log_in(lanyard, driver, "kim@keyed.example")
+
+    # A management key with a generated key pair: PFX with the shown password, PEM with the key.
+    driver.find_element(By.LINK_TEXT, "Access keys").click()
+    driver.find_element(By.CSS_SELECTOR, "#type option[value=management]").click()
+    fill(driver, name="ops tool")
+    submit(driver, "/console/access-keys")
+    assert "ops tool" in driver.find_element(By.TAG_NAME, "h1").text
+    key_id = driver.current_url.rsplit("/", 1)[1]
+    serial = driver.find_element(By.CSS_SELECTOR, "td code").text
+    assert driver.find_element(By.ID, f"status-{serial}").text == "ACTIVE"
+    submit(driver, f"/console/access-keys/{key_id}/certificates/{serial}/password")
+    password = driver.find_element(By.ID, "pfx-password").text
+    screenshot(driver, f"{lanyard.backend}-16-access-key")
+    pfx = tmp_path / "ops.pfx"
+    pfx.write_bytes(download(lanyard, driver, f"/console/access-keys/{key_id}/certificates/{serial}.pfx"))
+    info = subprocess.run(["openssl", "pkcs12", "-info", "-in", str(pfx), "-passin", f"pass:{password}", "-nokeys"],
+                          capture_output=True, text=True)
+    assert info.returncode == 0 and "CN = ops tool" in info.stdout + info.stderr, info.stderr
+    pem = tmp_path / "ops.pem"
+    pem.write_bytes(download(lanyard, driver, f"/console/access-keys/{key_id}/certificates/{serial}.pem"))
+    assert b"PRIVATE KEY" in pem.read_bytes()
+    assert curl_users(lanyard, str(pem)) == "200", "the downloaded PEM manages end users"
+
+    # Revoked in the console: refused by the API on the next request.
+    submit(driver, f"/console/access-keys/{key_id}/certificates/{serial}/revoke")
+    assert driver.find_element(By.ID, f"status-{serial}").text == "REVOKED"
+    assert curl_users(lanyard, str(pem)) == "401"
+
+    # A new certificate from the administrator's own request: no key on the server, no PFX.
+    own_key, csr = tmp_path / "own.key", tmp_path / "own.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(own_key),
+                    "-subj", "/CN=mine", "-out", str(csr)], check=True, capture_output=True)
+    weak = tmp_path / "weak.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", "/dev/null",
+                    "-subj", "/CN=weak", "-out", str(weak)], check=True, capture_output=True)
+    driver.find_element(By.ID, "csr").send_keys(weak.read_text())
+    submit(driver, f"/console/access-keys/{key_id}/issue")
+    assert "too weak" in driver.find_element(By.ID, "csr-error").text
+    driver.find_element(By.ID, "csr").send_keys(csr.read_text())
+    submit(driver, f"/console/access-keys/{key_id}/issue")
+    new_serial = re.search(r"Certificate (\w+) issued", driver.find_element(By.CSS_SELECTOR, "p.notice").text).group(1)
+    assert not driver.find_elements(By.ID, f"pfx-{new_serial}"), "no PFX for a key the server never had"
+    issued = download(lanyard, driver, f"/console/access-keys/{key_id}/certificates/{new_serial}.pem")
+    assert b"PRIVATE KEY" not in issued
+    bundle = tmp_path / "mine.pem"
+    bundle.write_bytes(issued + own_key.read_bytes())
+    assert curl_users(lanyard, str(bundle)) == "200"
+
+    # An application key brings its application; deleting a key revokes its certificates.
+    driver.find_element(By.LINK_TEXT, "Access keys").click()
+    fill(driver, name="billing")
+    submit(driver, "/console/access-keys")
+    driver.find_element(By.LINK_TEXT, "Access keys").click()
+    assert "billing" in driver.find_element(By.TAG_NAME, "table").text
+    driver.get(lanyard.url + f"/console/access-keys/{key_id}")
+    submit(driver, f"/console/access-keys/{key_id}/delete")
+    assert curl_users(lanyard, str(bundle)) == "401"
+    driver.get(lanyard.url + "/console/history")
+    history = driver.find_element(By.TAG_NAME, "table").text
+    assert f"Certificate {serial} of key ops tool revoked" in history
+    assert "Key ops tool deleted" in history
     assert_no_console_errors(driver)

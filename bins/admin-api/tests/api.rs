@@ -880,3 +880,103 @@ http_tests!(
     lanyard_admin_api::configure;
     a_token_is_refused_outside_its_allow_list,
 );
+
+async fn applications_with_the_passbyme_wire_format(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let ta = Some(a.token.as_str());
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/rest/applications",
+            ta,
+            Some(json!({"name": "application01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(created["name"], "application01");
+    assert_eq!(created["organizationId"], a.oid.to_string());
+    let (_, list) = app.call(Method::GET, "/rest/applications", ta, None).await;
+    assert_eq!(list["data"], json!([created]));
+    let (_, one) = app
+        .call(Method::GET, &format!("/rest/applications/{id}"), ta, None)
+        .await;
+    assert_eq!(one["data"], created, "one application comes under data");
+    let (status, answer) = app
+        .call(
+            Method::PUT,
+            &format!("/rest/applications/{id}"),
+            ta,
+            Some(json!({"name": "Modified Application"})),
+        )
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!(id)));
+
+    // Bad input names the field; another organization gets PassBy[ME]'s NOT_FOUND.
+    let bad = app
+        .call(
+            Method::POST,
+            "/rest/applications",
+            ta,
+            Some(json!({"name": " "})),
+        )
+        .await;
+    assert_error(&bad, "MALFORMED_INPUT");
+    assert!(
+        bad.1["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("name")),
+        "{bad:?}"
+    );
+    let tb = Some(b.token.as_str());
+    for got in [
+        app.call(Method::GET, &format!("/rest/applications/{id}"), tb, None)
+            .await,
+        app.call(
+            Method::PUT,
+            &format!("/rest/applications/{id}"),
+            tb,
+            Some(json!({"name": "x"})),
+        )
+        .await,
+        app.call(
+            Method::DELETE,
+            &format!("/rest/applications/{id}"),
+            tb,
+            None,
+        )
+        .await,
+    ] {
+        assert_error(&got, "NOT_FOUND");
+        let message = got.1["message"].as_str().expect("message");
+        assert_eq!(
+            message,
+            format!(
+                "Application with id {id} not exists organization {} !",
+                b.oid
+            )
+        );
+    }
+    let (_, list) = app.call(Method::GET, "/rest/applications", tb, None).await;
+    assert_eq!(list["data"], json!([]));
+
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!("/rest/applications/{id}"),
+            ta,
+            None,
+        )
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!(id)));
+    let gone = app
+        .call(Method::GET, &format!("/rest/applications/{id}"), ta, None)
+        .await;
+    assert_error(&gone, "NOT_FOUND");
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    applications_with_the_passbyme_wire_format,
+);

@@ -216,6 +216,11 @@ impl Console {
         .collect();
         can.insert("plans", self.account_kind == AccountKind::Platform);
         can.insert(
+            "access_keys",
+            self.account_kind == AccountKind::Organization
+                && self.actor.rights.allows(Area::AccessKeys, Verb::View),
+        );
+        can.insert(
             "customer_accounts",
             self.account_kind != AccountKind::Organization
                 && self.actor.rights.allows(Area::CustomerAccounts, Verb::View),

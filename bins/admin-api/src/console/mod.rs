@@ -4,6 +4,7 @@
 //! Every page authorizes with the same `rights::authorize` as the API; the navigation shows only
 //! the areas the administrator may view.
 
+mod access_keys;
 mod accounts;
 mod administrators;
 mod alerts;
@@ -109,6 +110,14 @@ impl Templates {
             ("plans.html", include_str!("../../templates/plans.html")),
             ("signup.html", include_str!("../../templates/signup.html")),
             ("alerts.html", include_str!("../../templates/alerts.html")),
+            (
+                "access_keys.html",
+                include_str!("../../templates/access_keys.html"),
+            ),
+            (
+                "access_key.html",
+                include_str!("../../templates/access_key.html"),
+            ),
         ] {
             // The templates are part of the binary; one that does not compile is a build bug
             // caught by every console test.
@@ -368,6 +377,21 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/personalization/{name}",
                 web::post().to(personalization::save),
+            )
+            .route("/access-keys", web::get().to(access_keys::list))
+            .route("/access-keys", web::post().to(access_keys::create))
+            .route("/access-keys/{id}", web::get().to(access_keys::show))
+            .route(
+                "/access-keys/{id}/certificates/{file}",
+                web::get().to(access_keys::download),
+            )
+            .route(
+                "/access-keys/{id}/certificates/{serial}/{action}",
+                web::post().to(access_keys::certificate_act),
+            )
+            .route(
+                "/access-keys/{id}/{action}",
+                web::post().to(access_keys::act),
             )
             .route("/alerts", web::get().to(alerts::list))
             .route("/alerts/clear", web::post().to(alerts::clear))

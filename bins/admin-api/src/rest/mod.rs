@@ -1,6 +1,7 @@
 //! The PassBy[ME]-compatible management API under `/rest`.
 
 mod administrators;
+mod applications;
 mod invitations;
 mod login_names;
 mod organization;
@@ -39,6 +40,23 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/administrators/user",
                 web::post().to(administrators::add_as_user::handle),
+            )
+            .route(
+                "/applications",
+                web::post().to(applications::create::handle),
+            )
+            .route("/applications", web::get().to(applications::list::handle))
+            .route(
+                "/applications/{id}",
+                web::get().to(applications::get::handle),
+            )
+            .route(
+                "/applications/{id}",
+                web::put().to(applications::update::handle),
+            )
+            .route(
+                "/applications/{id}",
+                web::delete().to(applications::delete::handle),
             )
             .route("/invitations", web::get().to(invitations::list::handle))
             .route("/invitations", web::post().to(invitations::create::handle))
