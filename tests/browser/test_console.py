@@ -13,7 +13,7 @@ import pathlib
 
 import openpyxl
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 
 from conftest import screenshot
 
@@ -548,6 +548,37 @@ def test_access_keys_certificates_downloads_and_revocation(lanyard, browser, tmp
     submit(driver, "/console/access-keys")
     driver.find_element(By.LINK_TEXT, "Access keys").click()
     assert "billing" in driver.find_element(By.TAG_NAME, "table").text
+
+    # The application's icon: an SVG that tries to run script is shown as an image only.
+    evil = tmp_path / "evil.svg"
+    evil.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="alert(1)">'
+                    '<script>alert(2)</script><circle cx="20" cy="20" r="18" fill="red"/></svg>')
+    not_svg = tmp_path / "icon.png"
+    not_svg.write_bytes((FIXTURES / "logo-150x40.png").read_bytes())
+    upload_field = driver.find_element(By.CSS_SELECTOR, "input[type=file][id^=icon-file-]")
+    app_id = upload_field.get_attribute("id").removeprefix("icon-file-")
+    upload_field.send_keys(str(not_svg))
+    submit(driver, f"/console/applications/{app_id}/icon")
+    assert "SVG" in driver.find_element(By.ID, f"icon-{app_id}-error").text
+    driver.find_element(By.ID, f"icon-file-{app_id}").send_keys(str(evil))
+    submit(driver, f"/console/applications/{app_id}/icon")
+    icon = driver.find_element(By.ID, "icon-billing")
+    assert driver.execute_script("return arguments[0].naturalWidth", icon) > 0, "the icon shows"
+    served = download(lanyard, driver, f"/console/applications/{app_id}/icon.svg")
+    assert served == evil.read_bytes()
+    driver.get(lanyard.url + f"/console/applications/{app_id}/icon.svg")
+    time.sleep(0.5)
+    try:
+        driver.switch_to.alert
+        raise AssertionError("a script in an uploaded icon ran")
+    except NoAlertPresentException:
+        pass
+    blocked = [e["message"] for e in driver.get_log("browser") if e["source"] == "security"]
+    assert any("sandboxed" in m and "allow-scripts" in m for m in blocked), f"the browser blocked the script: {blocked}"
+    driver.get(lanyard.url + "/console/access-keys")
+    submit(driver, f"/console/applications/{app_id}/icon/default")
+    assert download(lanyard, driver, f"/console/applications/{app_id}/icon.svg") != evil.read_bytes()
+
     driver.get(lanyard.url + f"/console/access-keys/{key_id}")
     submit(driver, f"/console/access-keys/{key_id}/delete")
     assert curl_users(lanyard, str(bundle)) == "401"

@@ -205,3 +205,88 @@ pub fn delete(
         )
     })
 }
+
+/// Largest accepted application icon.
+pub const MAX_ICON_BYTES: usize = 64 * 1024;
+
+/// The icon of an application that has none of its own.
+pub const DEFAULT_ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64"><rect width="64" height="64" rx="12" fill="#1f5fbf"/><path d="M20 18h8v22h16v6H20z" fill="#fff"/></svg>"##;
+
+/// Checks an uploaded icon: an SVG document (UTF-8, `<svg` root) of at most
+/// [`MAX_ICON_BYTES`]. Its content is not trusted: it is only ever served as an image under a
+/// policy that forbids scripts (see the console), never inlined into a page.
+pub fn check_icon(data: &[u8]) -> Result<()> {
+    const FIELD: &str = "icon";
+    if data.is_empty() {
+        return Err(IdentityError::invalid(FIELD, "choose an SVG file"));
+    }
+    if data.len() > MAX_ICON_BYTES {
+        return Err(IdentityError::invalid(
+            FIELD,
+            format!("must be at most {} KiB", MAX_ICON_BYTES / 1024),
+        ));
+    }
+    let text = std::str::from_utf8(data)
+        .map_err(|_| IdentityError::invalid(FIELD, "must be an SVG file (UTF-8 text)"))?;
+    let lower = text.trim().to_ascii_lowercase();
+    if !lower.contains("<svg") || !lower.ends_with("</svg>") {
+        return Err(IdentityError::invalid(
+            FIELD,
+            "must be an SVG image (<svg> … </svg>)",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets the icon of application `id` (`None`: back to the default).
+pub fn set_icon(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    id: &str,
+    svg: Option<&[u8]>,
+) -> Result<()> {
+    if let Some(data) = svg {
+        check_icon(data)?;
+    }
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::AccessKeys, Verb::Edit, account)?;
+        let app = find(conn, account, id)?;
+        diesel::update(applications::table.find(id))
+            .set((
+                applications::icon_svg.eq(svg),
+                applications::updated_at.eq(clock.now().naive_utc()),
+            ))
+            .execute(conn)?;
+        let what = if svg.is_some() {
+            "uploaded"
+        } else {
+            "restored to the default"
+        };
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "Applications",
+            &format!("Icon of application {} {what}", app.name),
+        )
+    })
+}
+
+/// The icon of application `id`: its own, or the default.
+pub fn icon(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    account: &AccountId,
+    id: &str,
+) -> Result<Vec<u8>> {
+    authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
+    find(conn, account, id)?;
+    let own: Option<Vec<u8>> = applications::table
+        .find(id)
+        .select(applications::icon_svg)
+        .first(conn)?;
+    Ok(own.unwrap_or_else(|| DEFAULT_ICON.as_bytes().to_vec()))
+}

@@ -457,6 +457,29 @@ fn applications_crud_and_application_keys(db: &TestDb) {
         application::get(&mut db.conn(), &w.b, &w.org_a, &app.id),
         Err(IdentityError::NotFound { .. })
     ));
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>"#;
+    assert_eq!(
+        application::icon(&mut db.conn(), &w.a, &w.org_a, &app.id).expect("icon"),
+        application::DEFAULT_ICON.as_bytes()
+    );
+    application::set_icon(&mut db.conn(), &w.clock, &w.a, &w.org_a, &app.id, Some(svg))
+        .expect("icon");
+    assert_eq!(
+        application::icon(&mut db.conn(), &w.a, &w.org_a, &app.id).expect("icon"),
+        svg
+    );
+    for bad in [&b"\x89PNG"[..], b"<html></html>", b""] {
+        assert!(matches!(
+            application::set_icon(&mut db.conn(), &w.clock, &w.a, &w.org_a, &app.id, Some(bad)),
+            Err(IdentityError::Invalid { field: "icon", .. })
+        ));
+    }
+    assert!(matches!(
+        application::icon(&mut db.conn(), &w.b, &w.org_a, &app.id),
+        Err(IdentityError::NotFound { .. })
+    ));
+    application::set_icon(&mut db.conn(), &w.clock, &w.a, &w.org_a, &app.id, None)
+        .expect("default");
     let renamed = application::modify(
         &mut db.conn(),
         &w.clock,

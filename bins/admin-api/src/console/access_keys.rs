@@ -347,3 +347,93 @@ pub(crate) async fn download(
         .insert_header(("Cache-Control", "no-store"))
         .body(bytes))
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct IconQuery {
+    download: Option<String>,
+}
+
+/// `GET /console/applications/{id}/icon.svg`: the icon, as an image only. An uploaded SVG may
+/// carry script; served with a policy that allows none (and a sandbox), it cannot run, even when
+/// opened directly. `?download=1` offers it as a file ("Download current icon").
+pub(crate) async fn icon(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<IconQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = path.into_inner();
+    let (c, i) = (console.clone(), id.clone());
+    let svg = state
+        .db(move |conn, _| application::icon(conn, &c.actor, &c.admin.account, &i))
+        .await?;
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((CONTENT_TYPE, "image/svg+xml"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Cache-Control", "private, no-cache"));
+    if query.download.is_some() {
+        response.insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"application-{id}.svg\""),
+        ));
+    }
+    Ok(response.body(svg))
+}
+
+/// `POST /console/applications/{id}/icon` (upload) and `…/icon/default` (restore).
+pub(crate) async fn upload_icon(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+    form: actix_multipart::form::MultipartForm<super::FileUpload>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    console.check_csrf(&form.csrf)?;
+    set_icon(
+        console,
+        state,
+        templates,
+        path.into_inner(),
+        Some(form.bytes()),
+    )
+    .await
+}
+
+pub(crate) async fn restore_icon(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    path: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ConsoleError> {
+    console.check_csrf(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    set_icon(console, state, templates, path.into_inner(), None).await
+}
+
+async fn set_icon(
+    console: Console,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    id: String,
+    svg: Option<Vec<u8>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (c, i) = (console.clone(), id.clone());
+    let outcome = form_call(&state, move |conn, clock| {
+        application::set_icon(conn, clock, &c.actor, &c.admin.account, &i, svg.as_deref())
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(redirect("/console/access-keys")),
+        Err((fields, message)) => {
+            let rule = fields.into_values().next().or(message).unwrap_or_default();
+            let errors = BTreeMap::from([(format!("icon_{id}"), rule)]);
+            render_list(&console, &state, &templates, BTreeMap::new(), errors, None).await
+        }
+    }
+}

@@ -272,6 +272,23 @@ where
     }
 }
 
+/// A form that uploads one file (field `file`) with its CSRF token: logos, application icons.
+#[derive(Debug, actix_multipart::form::MultipartForm)]
+pub(crate) struct FileUpload {
+    pub(crate) csrf: actix_multipart::form::text::Text<String>,
+    // Larger than any domain limit, so an oversized file gets the domain's clear message rather
+    // than a transport error.
+    #[multipart(limit = "1MiB")]
+    file: Option<actix_multipart::form::bytes::Bytes>,
+}
+
+impl FileUpload {
+    /// The uploaded bytes (empty when no file was chosen).
+    pub(crate) fn bytes(self) -> Vec<u8> {
+        self.file.map(|b| b.data.to_vec()).unwrap_or_default()
+    }
+}
+
 pub(crate) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, to.to_owned()))
@@ -392,6 +409,18 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/access-keys/{id}/{action}",
                 web::post().to(access_keys::act),
+            )
+            .route(
+                "/applications/{id}/icon.svg",
+                web::get().to(access_keys::icon),
+            )
+            .route(
+                "/applications/{id}/icon",
+                web::post().to(access_keys::upload_icon),
+            )
+            .route(
+                "/applications/{id}/icon/default",
+                web::post().to(access_keys::restore_icon),
             )
             .route("/alerts", web::get().to(alerts::list))
             .route("/alerts/clear", web::post().to(alerts::clear))

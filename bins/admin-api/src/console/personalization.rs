@@ -326,27 +326,17 @@ pub(crate) async fn logo(
         .body(logo.data))
 }
 
-/// The upload form of one logo.
-#[derive(Debug, actix_multipart::form::MultipartForm)]
-pub(crate) struct LogoUpload {
-    csrf: actix_multipart::form::text::Text<String>,
-    // Larger than the domain's limit, so an oversized file gets the domain's clear message
-    // rather than a transport error.
-    #[multipart(limit = "1MiB")]
-    logo: Option<actix_multipart::form::bytes::Bytes>,
-}
-
 pub(crate) async fn upload_logo(
     console: Console,
     state: web::Data<AppState>,
     page: web::Data<Templates>,
     path: web::Path<String>,
-    form: actix_multipart::form::MultipartForm<LogoUpload>,
+    form: actix_multipart::form::MultipartForm<super::FileUpload>,
 ) -> Result<HttpResponse, ConsoleError> {
     let form = form.into_inner();
     console.check_csrf(&form.csrf)?;
     let slot = slot_of(&path.into_inner())?;
-    let data = form.logo.map(|b| b.data.to_vec()).unwrap_or_default();
+    let data = form.bytes();
     let c = console.clone();
     let outcome = super::form_call(&state, move |conn, clock| {
         branding::set_logo(conn, clock, &c.actor, &c.admin.account, slot, &data)
