@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use lanyard_core::Clock;
 use lanyard_core::id::AccountId;
-use lanyard_store::schema::{access_keys, applications};
+use lanyard_store::schema::{access_keys, applications, maintenance_texts, maintenances};
 use lanyard_store::{DbConnection, write_transaction};
 
 /// An application.
@@ -193,6 +193,16 @@ pub fn delete(
         // application.
         diesel::update(access_keys::table.filter(access_keys::application_id.eq(id)))
             .set(access_keys::application_id.eq(None::<String>))
+            .execute(conn)?;
+        // Its maintenance periods go with it.
+        let periods = maintenances::table
+            .filter(maintenances::application_id.eq(id))
+            .select(maintenances::id);
+        diesel::delete(
+            maintenance_texts::table.filter(maintenance_texts::maintenance_id.eq_any(periods)),
+        )
+        .execute(conn)?;
+        diesel::delete(maintenances::table.filter(maintenances::application_id.eq(id)))
             .execute(conn)?;
         diesel::delete(applications::table.find(id)).execute(conn)?;
         history::record_by(

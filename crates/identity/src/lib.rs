@@ -18,6 +18,7 @@ pub mod customer;
 pub mod end_user;
 mod error;
 pub mod history;
+pub mod maintenance;
 pub mod oid;
 pub mod organization;
 pub mod password;

@@ -551,7 +551,112 @@ fn applications_crud_and_application_keys(db: &TestDb) {
     );
 }
 
+fn maintenance_states_texts_and_scope(db: &TestDb) {
+    use lanyard_core::Clock;
+    use lanyard_identity::maintenance::{self, Draft, MaintenanceState, Text};
+    let w = world(db);
+    let app =
+        application::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, "Billing").expect("app");
+    let other =
+        application::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, "Portal").expect("app");
+    let text = |language: &str| Text {
+        language: language.into(),
+        subject: format!("Down ({language})"),
+        body: "We are upgrading.".into(),
+    };
+    let draft = |app: Option<&str>, from: i64, to: i64, texts: Vec<Text>| Draft {
+        application_id: app.map(str::to_owned),
+        starts_at: w.clock.now() + chrono::TimeDelta::hours(from),
+        ends_at: w.clock.now() + chrono::TimeDelta::hours(to),
+        texts,
+    };
+    let create = |d: &Draft| maintenance::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, d);
+    for (bad, field) in [
+        (draft(Some(&app.id), 1, 2, vec![text("hu")]), "subject"),
+        (draft(Some(&app.id), 2, 1, vec![text("en")]), "endsAt"),
+        (
+            draft(Some(&app.id), 1, 2, vec![text("en"), text("english")]),
+            "language",
+        ),
+        (draft(Some("nope"), 1, 2, vec![text("en")]), "applicationId"),
+    ] {
+        match create(&bad) {
+            Err(IdentityError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let m = create(&draft(Some(&app.id), 1, 3, vec![text("hu"), text("en")])).expect("create");
+    assert_eq!(m.state, MaintenanceState::Scheduled);
+    assert_eq!(m.texts[0].language, "en", "English first");
+    assert!(
+        maintenance::active_for(&mut db.conn(), &w.clock, &w.org_a, Some(&app.id))
+            .expect("q")
+            .is_none()
+    );
+    w.clock.advance(chrono::TimeDelta::hours(2));
+    let active =
+        maintenance::active_for(&mut db.conn(), &w.clock, &w.org_a, Some(&app.id)).expect("q");
+    assert_eq!(active.map(|a| a.id), Some(m.id.clone()));
+    assert!(
+        maintenance::active_for(&mut db.conn(), &w.clock, &w.org_a, Some(&other.id))
+            .expect("q")
+            .is_none(),
+        "another application is not affected"
+    );
+    // A maintenance of the whole organization covers every application.
+    let all = create(&draft(None, -1, 1, vec![text("en")])).expect("organization-wide");
+    let covering =
+        maintenance::active_for(&mut db.conn(), &w.clock, &w.org_a, Some(&other.id)).expect("q");
+    assert_eq!(covering.map(|c| c.id), Some(all.id.clone()));
+    // Stop now; a stopped one cannot change; another organization sees none of it.
+    let stopped = maintenance::stop(&mut db.conn(), &w.clock, &w.a, &w.org_a, &m.id).expect("stop");
+    assert_eq!(stopped.state, MaintenanceState::Stopped);
+    assert!(matches!(
+        maintenance::modify(
+            &mut db.conn(),
+            &w.clock,
+            &w.a,
+            &w.org_a,
+            &m.id,
+            &draft(None, 0, 5, vec![text("en")])
+        ),
+        Err(IdentityError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        maintenance::get(&mut db.conn(), &w.clock, &w.b, &w.org_a, &all.id),
+        Err(IdentityError::NotFound { .. })
+    ));
+    let changed = maintenance::modify(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        &all.id,
+        &draft(Some(&other.id), -1, 4, vec![text("en"), text("de")]),
+    )
+    .expect("modify");
+    assert_eq!(
+        (changed.application_name.as_deref(), changed.texts.len()),
+        (Some("Portal"), 2)
+    );
+    assert_eq!(
+        maintenance::list(&mut db.conn(), &w.clock, &w.a, &w.org_a)
+            .expect("list")
+            .len(),
+        2
+    );
+    maintenance::delete(&mut db.conn(), &w.clock, &w.a, &w.org_a, &m.id).expect("delete");
+    application::delete(&mut db.conn(), &w.clock, &w.a, &w.org_a, &other.id)
+        .expect("its maintenance goes with it");
+    assert!(
+        maintenance::list(&mut db.conn(), &w.clock, &w.a, &w.org_a)
+            .expect("list")
+            .is_empty()
+    );
+}
+
 both_backends!(
+    maintenance_states_texts_and_scope,
     ca_keys_are_sealed_and_keys_work,
     generated_keys_download_as_pfx_and_pem,
     a_request_keeps_its_key_and_bad_requests_are_refused,

@@ -621,6 +621,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Maintenance periods.
+    maintenances (id) {
+        /// Id.
+        id -> Text,
+        /// The organization.
+        account_id -> Text,
+        /// The application; NULL for the whole organization.
+        application_id -> Nullable<Text>,
+        /// Start.
+        starts_at -> Timestamp,
+        /// Planned end.
+        ends_at -> Timestamp,
+        /// When it was stopped early.
+        stopped_at -> Nullable<Timestamp>,
+        /// Creation time.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Texts of a maintenance per language.
+    maintenance_texts (maintenance_id, language) {
+        /// The maintenance.
+        maintenance_id -> Text,
+        /// ISO 639-1 code.
+        language -> Text,
+        /// Subject.
+        subject -> Text,
+        /// Body.
+        body -> Text,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(certificates -> access_keys (access_key_id));
 diesel::joinable!(end_users -> accounts (account_id));
@@ -659,4 +695,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     access_keys,
     certificates,
+    maintenances,
+    maintenance_texts,
 );

@@ -1,0 +1,2 @@
+DROP TABLE maintenance_texts;
+DROP TABLE maintenances;
