@@ -3,6 +3,7 @@ logs in, creates a profile with limited rights, invites a second administrator w
 administrator is refused what the profile forbids. The account history shows it all and its .xlsx
 export opens in openpyxl (a reader Lanyard did not write)."""
 
+import datetime
 import io
 import re
 import subprocess
@@ -578,6 +579,27 @@ def test_access_keys_certificates_downloads_and_revocation(lanyard, browser, tmp
     driver.get(lanyard.url + "/console/access-keys")
     submit(driver, f"/console/applications/{app_id}/icon/default")
     assert download(lanyard, driver, f"/console/applications/{app_id}/icon.svg") != evil.read_bytes()
+
+    # Maintenance of the application: English text required; active now; stopped at once.
+    driver.find_element(By.ID, "add-maintenance").click()
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    for name, value in [("startsAt", start), ("endsAt", start + datetime.timedelta(hours=2))]:
+        driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, name),
+                              value.strftime("%Y-%m-%dT%H:%M"))
+    driver.find_element(By.CSS_SELECTOR, f"#application option[value='{app_id}']").click()
+    fill(driver, language2="hu", subject2="Karbantartás", body2="Hamarosan visszajövünk.")
+    submit(driver, "/console/maintenance")
+    assert "English is required" in driver.find_element(By.ID, "subject-error").text
+    fill(driver, subject="Upgrade", body="Back soon.")
+    submit(driver, "/console/maintenance")
+    row = driver.find_element(By.XPATH, "//td[text()='Upgrade']/..")
+    assert "active" in row.text and "billing" in row.text, row.text
+    screenshot(driver, f"{lanyard.backend}-17-access-keys")
+    row.find_element(By.LINK_TEXT, "View").click()
+    assert driver.find_element(By.ID, "subject2").get_attribute("value") == "Karbantartás"
+    submit(driver, driver.current_url.removeprefix(lanyard.url) + "/stop")
+    row = driver.find_element(By.XPATH, "//td[text()='Upgrade']/..")
+    assert "stopped" in row.text, row.text
 
     driver.get(lanyard.url + f"/console/access-keys/{key_id}")
     submit(driver, f"/console/access-keys/{key_id}/delete")

@@ -104,7 +104,8 @@ fn validate(conn: &mut DbConnection, account: &AccountId, draft: &Draft) -> Resu
     for t in &draft.texts {
         let language = t.language.trim().to_ascii_lowercase();
         let (subject, body) = (t.subject.trim(), t.body.trim());
-        if language.is_empty() && subject.is_empty() && body.is_empty() {
+        // An untouched row of the form (the English one is then reported missing below).
+        if (language.is_empty() || language == "en") && subject.is_empty() && body.is_empty() {
             continue;
         }
         if language.len() != 2 || !language.bytes().all(|b| b.is_ascii_lowercase()) {

@@ -25,13 +25,15 @@ async fn render_list(
     error: Option<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let c = console.clone();
-    let (apps, app_keys, mgmt_keys) = state
-        .db(move |conn, _| {
+    let (apps, app_keys, mgmt_keys, periods) = state
+        .db(move |conn, clock| {
             let apps = application::list(conn, &c.actor, &c.admin.account)?;
             let app_keys =
                 access_key::list(conn, &c.actor, &c.admin.account, KeyKind::Application)?;
             let mgmt = access_key::list(conn, &c.actor, &c.admin.account, KeyKind::Management)?;
-            Ok::<_, IdentityError>((apps, app_keys, mgmt))
+            let periods =
+                lanyard_identity::maintenance::list(conn, clock, &c.actor, &c.admin.account)?;
+            Ok::<_, IdentityError>((apps, app_keys, mgmt, periods))
         })
         .await?;
     let app_name = |id: &Option<String>| {
@@ -52,6 +54,12 @@ async fn render_list(
         applications => apps.iter().map(|a| minijinja::context! { id => a.id.clone(), name => a.name.clone() }).collect::<Vec<_>>(),
         application_keys => app_keys.iter().map(key_row).collect::<Vec<_>>(),
         management_keys => mgmt_keys.iter().map(key_row).collect::<Vec<_>>(),
+        maintenances => periods.iter().map(|m| minijinja::context! {
+            id => m.id.clone(),
+            scope => m.application_name.clone().unwrap_or_else(|| "Whole organization".into()),
+            from => day(m.starts_at), until => day(m.ends_at), state => m.state.as_str(),
+            subject => m.texts.first().map(|t| t.subject.clone()).unwrap_or_default(),
+        }).collect::<Vec<_>>(),
         form => form, errors => errors, error => error,
     });
     templates.render_status(status, "access_keys.html", ctx)

@@ -12,6 +12,7 @@ mod api_tokens;
 mod auth;
 mod history;
 mod login;
+mod maintenance;
 mod password;
 mod personalization;
 mod plans;
@@ -110,6 +111,10 @@ impl Templates {
             ("plans.html", include_str!("../../templates/plans.html")),
             ("signup.html", include_str!("../../templates/signup.html")),
             ("alerts.html", include_str!("../../templates/alerts.html")),
+            (
+                "maintenance_form.html",
+                include_str!("../../templates/maintenance_form.html"),
+            ),
             (
                 "access_keys.html",
                 include_str!("../../templates/access_keys.html"),
@@ -421,6 +426,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/applications/{id}/icon/default",
                 web::post().to(access_keys::restore_icon),
+            )
+            .route("/maintenance/new", web::get().to(maintenance::new_form))
+            .route("/maintenance", web::post().to(maintenance::create))
+            .route("/maintenance/{id}", web::get().to(maintenance::show))
+            .route("/maintenance/{id}", web::post().to(maintenance::modify))
+            .route(
+                "/maintenance/{id}/{action}",
+                web::post().to(maintenance::act),
             )
             .route("/alerts", web::get().to(alerts::list))
             .route("/alerts/clear", web::post().to(alerts::clear))
