@@ -151,6 +151,17 @@ impl Installation {
     /// A request by curl over HTTPS, verifying the server against the platform CA; `extra`
     /// adds curl options (a client certificate, a body). Returns the status and the JSON body.
     fn curl(&self, method: &str, url: &str, extra: &[&str]) -> (StatusCode, Value) {
+        self.curl_version("2", method, url, extra)
+    }
+
+    /// As [`Self::curl`] with another `X-PBM-API-VERSION` (the messaging API is version 1).
+    fn curl_version(
+        &self,
+        version: &str,
+        method: &str,
+        url: &str,
+        extra: &[&str],
+    ) -> (StatusCode, Value) {
         let out = Command::new("curl")
             .args([
                 "-sS",
@@ -161,7 +172,12 @@ impl Installation {
                 "-X",
                 method,
             ])
-            .args(["-H", "X-PBM-API-VERSION: 2", "-w", "\n%{http_code}"])
+            .args([
+                "-H",
+                &format!("X-PBM-API-VERSION: {version}"),
+                "-w",
+                "\n%{http_code}",
+            ])
             .args(extra)
             .arg(url)
             .output()
@@ -394,6 +410,59 @@ fn management_keys_over_mutual_tls(backend: Backend) {
         (status, list["recordsTotal"].clone()),
         (StatusCode::OK, json!(1))
     );
+
+    // An application key: the messaging API takes it, the management API does not; the
+    // messaging API takes nothing else.
+    let (status, app) = install.curl(
+        "POST",
+        &format!("{admin}/rest/applications"),
+        &[
+            "--cert",
+            &a_pem,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"name":"billing"}"#,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let app_pem = install.path("app.pem");
+    install.run(&[
+        "access-key",
+        "create",
+        "--account",
+        &acme,
+        "--name",
+        "billing",
+        "--kind",
+        "application",
+        "--application",
+        app["id"].as_str().expect("id"),
+        "--out",
+        &app_pem,
+    ]);
+    let auth = running.urls[1].clone();
+    let frontend = format!("{auth}/frontend/messages/none");
+    let (status, error) = install.curl_version("1", "GET", &frontend, &["--cert", &app_pem]);
+    assert_eq!(
+        (status.as_u16(), error["code"].clone()),
+        (420, json!("NOT_FOUND")),
+        "authenticated: {error}"
+    );
+    for (extra, says) in [
+        (vec!["--cert", a_pem.as_str()], "not an application key"),
+        (vec![], "is required"),
+    ] {
+        let (status, error) = install.curl_version("1", "GET", &frontend, &extra);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(says)),
+            "{error}"
+        );
+    }
+    let (status, error) =
+        install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &app_pem]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{error}");
 
     // Another organization's certificate sees nothing of Acme's.
     let (status, list) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &b_pem]);

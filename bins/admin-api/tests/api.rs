@@ -980,3 +980,156 @@ http_tests!(
     lanyard_admin_api::configure;
     applications_with_the_passbyme_wire_format,
 );
+
+fn csr(bits: u32, tamper: bool) -> String {
+    let rsa = openssl::rsa::Rsa::generate(bits).expect("rsa");
+    let key = openssl::pkey::PKey::from_rsa(rsa).expect("key");
+    let mut req = openssl::x509::X509ReqBuilder::new().expect("req");
+    req.set_pubkey(&key).expect("pubkey");
+    req.sign(&key, openssl::hash::MessageDigest::sha256())
+        .expect("sign");
+    let req = req.build();
+    if !tamper {
+        return String::from_utf8(req.to_pem().expect("pem")).expect("utf-8");
+    }
+    // Flip a bit of the signature, keep the structure.
+    let mut der = req.to_der().expect("der");
+    let last = der.len() - 2;
+    der[last] ^= 1;
+    format!(
+        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+        openssl::base64::encode_block(&der)
+    )
+}
+
+async fn access_keys_over_the_api(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let (ta, tb) = (Some(a.token.as_str()), Some(b.token.as_str()));
+    let (status, made) = app
+        .call(
+            Method::POST,
+            "/rest/accessKeys",
+            ta,
+            Some(json!({"type": "management", "name": "deploy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let id = made["key"]["id"].as_str().expect("id").to_owned();
+    let serial = made["certificate"]["serial"]
+        .as_str()
+        .expect("serial")
+        .to_owned();
+    assert_eq!(made["certificate"]["status"], "ACTIVE");
+    let pem = made["pem"].as_str().expect("pem");
+    assert!(pem.contains("BEGIN CERTIFICATE") && pem.contains("PRIVATE KEY"));
+    let pfx = openssl::base64::decode_block(made["pfx"].as_str().expect("pfx")).expect("b64");
+    openssl::pkcs12::Pkcs12::from_der(&pfx)
+        .expect("pkcs12")
+        .parse2(made["pfxPassword"].as_str().expect("password"))
+        .expect("the PFX opens with the given password");
+
+    // Bad requests: a 420 naming the field, and nothing is created.
+    for (body, rule) in [
+        (
+            json!({"type": "management", "name": "w", "csr": csr(1024, false)}),
+            "too weak",
+        ),
+        (
+            json!({"type": "management", "name": "s", "csr": csr(2048, true)}),
+            "signature",
+        ),
+        (
+            json!({"type": "management", "name": "g", "csr": "hello"}),
+            "PKCS#10",
+        ),
+        (json!({"type": "robot", "name": "r"}), "type"),
+    ] {
+        let got = app
+            .call(Method::POST, "/rest/accessKeys", ta, Some(body))
+            .await;
+        assert_error(&got, "MALFORMED_INPUT");
+        let message = got.1["message"].as_str().expect("message");
+        assert!(message.contains(rule), "{message}");
+    }
+    let (_, list) = app
+        .call(Method::GET, "/rest/accessKeys?type=management", ta, None)
+        .await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+
+    // A certificate from the caller's own request carries no key and no PFX.
+    let (status, own) = app
+        .call(
+            Method::POST,
+            &format!("/rest/accessKeys/{id}/certificates"),
+            ta,
+            Some(json!({"csr": csr(2048, false)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert!(!own["pem"].as_str().expect("pem").contains("PRIVATE KEY"));
+    assert_eq!(
+        (own["pfx"].clone(), own["pfxPassword"].clone()),
+        (Value::Null, Value::Null)
+    );
+
+    // Another organization can neither see nor touch the key.
+    for got in [
+        app.call(
+            Method::GET,
+            &format!("/rest/accessKeys/{id}/certificates"),
+            tb,
+            None,
+        )
+        .await,
+        app.call(
+            Method::POST,
+            &format!("/rest/accessKeys/{id}/certificates/{serial}/revoke"),
+            tb,
+            None,
+        )
+        .await,
+        app.call(Method::DELETE, &format!("/rest/accessKeys/{id}"), tb, None)
+            .await,
+    ] {
+        assert_error(&got, "NOT_FOUND");
+    }
+    let (_, none) = app.call(Method::GET, "/rest/accessKeys", tb, None).await;
+    assert_eq!(none["data"], json!([]));
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/rest/accessKeys/{id}/certificates/{serial}/revoke"),
+            ta,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, certs) = app
+        .call(
+            Method::GET,
+            &format!("/rest/accessKeys/{id}/certificates"),
+            ta,
+            None,
+        )
+        .await;
+    let states: Vec<&str> = certs["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|c| c["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(states, vec!["ACTIVE", "REVOKED"], "newest first");
+    let (status, answer) = app
+        .call(Method::DELETE, &format!("/rest/accessKeys/{id}"), ta, None)
+        .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!(id)));
+    let (_, list) = app.call(Method::GET, "/rest/accessKeys", ta, None).await;
+    assert_eq!(list["data"], json!([]));
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    access_keys_over_the_api,
+);

@@ -115,3 +115,40 @@ impl FromRequest for ManagementCaller {
         })
     }
 }
+
+/// A caller of the messaging API (`/frontend`), authenticated by an application-key client
+/// certificate (mutual TLS) — the only credential PassBy[ME] applications have.
+#[derive(Debug, Clone)]
+pub struct ApplicationCaller {
+    /// The key, its account and its application.
+    pub key: KeyIdentity,
+    /// The application the key belongs to.
+    pub application_id: String,
+}
+
+impl FromRequest for ApplicationCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let certificate = req.conn_data::<PeerCertificate>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+            let key = certificate_identity(&state, certificate)
+                .await?
+                .ok_or_else(|| {
+                    unauthorized("an application key's client certificate is required (mutual TLS)")
+                })?;
+            match (key.kind, key.application_id.clone()) {
+                (KeyKind::Application, Some(application_id)) => Ok(Self {
+                    key,
+                    application_id,
+                }),
+                _ => Err(unauthorized(
+                    "this certificate is not an application key's; the messaging API needs one",
+                )),
+            }
+        })
+    }
+}

@@ -1,5 +1,6 @@
 //! The PassBy[ME]-compatible management API under `/rest`.
 
+mod access_keys;
 mod administrators;
 mod applications;
 mod invitations;
@@ -58,6 +59,24 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 "/applications/{id}",
                 web::delete().to(applications::delete::handle),
             )
+            .route("/accessKeys", web::get().to(access_keys::list::handle))
+            .route("/accessKeys", web::post().to(access_keys::create::handle))
+            .route(
+                "/accessKeys/{id}",
+                web::delete().to(access_keys::delete::handle),
+            )
+            .route(
+                "/accessKeys/{id}/certificates",
+                web::get().to(access_keys::certificates::list),
+            )
+            .route(
+                "/accessKeys/{id}/certificates",
+                web::post().to(access_keys::certificates::issue),
+            )
+            .route(
+                "/accessKeys/{id}/certificates/{serial}/revoke",
+                web::post().to(access_keys::revoke::handle),
+            )
             .route("/invitations", web::get().to(invitations::list::handle))
             .route("/invitations", web::post().to(invitations::create::handle))
             .route(
@@ -71,6 +90,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(organization::pricing::handle),
             ),
     );
+}
+
+/// A timestamp as the API writes them: ISO 8601, UTC, milliseconds.
+pub(crate) fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Parses an OID given by the caller in `field`.

@@ -4,7 +4,6 @@ pub(crate) mod create;
 pub(crate) mod delete;
 pub(crate) mod list;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// InvitationData (API §10.7). In lists `code` is the code's public part: the full code is
@@ -16,6 +15,4 @@ pub(crate) struct InvitationData {
     pub(crate) code: String,
 }
 
-pub(crate) fn iso(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+pub(crate) use crate::rest::iso;
