@@ -559,6 +559,53 @@ fn management_keys_over_mutual_tls(backend: Backend) {
         );
     }
     running.stop();
+
+    // Rotation: a new issuing CA, then a new master key. Certificates of the old CA keep
+    // working; the old master key no longer starts the service.
+    assert_eq!(
+        install.run(&["pki", "rotate", "--ca", "access-keys"]),
+        "access-keys-2"
+    );
+    let new_key = install.path("master2.key");
+    install.run(&["pki", "rotate-master-key", "--new-key-file", &new_key]);
+    let refused = install.command(&["bootstrap"]).output().expect("run");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("sealed with master key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    std::fs::write(
+        install.dir.path().join("lanyard.toml"),
+        format!("[pki]\nmaster_key_file = {new_key:?}\n"),
+    )
+    .expect("config");
+    let running = install.up();
+    let admin = running.urls[0].clone();
+    let (status, _) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &b_pem]);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a certificate of the previous CA generation still works"
+    );
+    let fresh = install.path("fresh.pem");
+    install.run(&[
+        "access-key",
+        "create",
+        "--account",
+        &globex,
+        "--name",
+        "fresh",
+        "--out",
+        &fresh,
+    ]);
+    let (status, _) = install.curl("GET", &format!("{admin}/rest/users"), &["--cert", &fresh]);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "and so does one of the new generation"
+    );
+    running.stop();
 }
 
 #[test]

@@ -88,16 +88,17 @@ enum AccessKeyCommand {
 
 #[derive(Debug, Subcommand)]
 enum PkiCommand {
-    /// Start a new generation of an issuing CA (access-keys, devices, evidence, tls). The old one
-    /// keeps publishing its CRL and its certificates stay valid; restart running services so they
-    /// pick up the new chain.
+    /// Start a new generation of an issuing CA (access-keys, devices, evidence, tls); running
+    /// services issue from it at once. The old one keeps publishing its CRL and its certificates
+    /// stay valid. (Development server certificates come from the tls CA at each start.)
     Rotate {
         /// Purpose of the CA.
         #[arg(long)]
         ca: String,
     },
     /// Re-seal every sealed secret under a new master key, written to --new-key-file (0600).
-    /// Then point pki.master_key_file (or LANYARD_PKI__MASTER_KEY) at the new key and restart.
+    /// Then point pki.master_key_file (or LANYARD_PKI__MASTER_KEY) at the new key and restart:
+    /// until then running services cannot sign (their key no longer opens the CAs).
     RotateMasterKey {
         /// File to create with the new key.
         #[arg(long)]

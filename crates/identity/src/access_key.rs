@@ -206,8 +206,6 @@ fn subject_line(subject: &Subject) -> String {
     parts.join(", ")
 }
 
-// The inputs are all distinct parts of one issuance; a struct for them would only be a detour.
-#[allow(clippy::too_many_arguments)]
 /// Issues a certificate for `key` and stores it; returns it with the PFX password when the key
 /// pair was generated.
 fn issue_for(
@@ -215,11 +213,11 @@ fn issue_for(
     clock: &dyn Clock,
     master: &MasterKey,
     key: &AccessKey,
-    account_name: &str,
     generated: Option<&PKey<lanyard_pki::Private>>,
     public_key: &PKey<lanyard_pki::Public>,
     crl_base: &str,
 ) -> Result<(CertificateInfo, Option<SecretString>)> {
+    let account_name = crate::account::get(conn, &key.account)?.name;
     let ca = platform_pki::active(conn, master, Purpose::AccessKeys)?;
     let now = DateTime::from_timestamp(clock.now().timestamp(), 0).unwrap_or_else(|| clock.now());
     let ca_end: NaiveDateTime = lanyard_store::schema::certificate_authorities::table
@@ -229,7 +227,7 @@ fn issue_for(
     let not_after = (now + CERTIFICATE_VALIDITY).min(ca_end.and_utc());
     let subject = Subject {
         common_name: key.name.clone(),
-        organization: Some(account_name.to_owned()),
+        organization: Some(account_name),
         organizational_unit: Some(match key.kind {
             KeyKind::Application => "Application key".to_owned(),
             KeyKind::Management => "Management key".to_owned(),
@@ -382,7 +380,6 @@ pub fn create(
             }
             (KeyKind::Management, None) => None,
         };
-        let account_name = crate::account::get(conn, account)?.name;
         let key = AccessKey {
             id: uuid::Uuid::new_v4().to_string(),
             account: account.clone(),
@@ -406,7 +403,6 @@ pub fn create(
             clock,
             master,
             &key,
-            &account_name,
             private.as_ref(),
             &public,
             crl_base,
@@ -452,13 +448,11 @@ pub fn issue_certificate(
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::AccessKeys, Verb::Edit, account)?;
         let key = find_key(conn, account, key_id)?;
-        let account_name = crate::account::get(conn, account)?.name;
         let (certificate, pfx_password) = issue_for(
             conn,
             clock,
             master,
             &key,
-            &account_name,
             private.as_ref(),
             &public,
             crl_base,
