@@ -357,6 +357,37 @@ pub fn rotate(
     })
 }
 
+/// Name (in `settings`) of the sealed key that derives link secrets.
+const LINK_KEY: &str = "link_key_sealed";
+
+/// The platform's link key: 32 random bytes, created on first use and stored sealed under the
+/// master key. Secrets of links that must be shown again (enrollment URLs) are HMACs of their
+/// public id under it, so only their hashes need storing.
+pub fn link_key(conn: &mut DbConnection, master: &MasterKey) -> Result<Vec<u8>> {
+    if let Some(sealed) = crate::settings::get(conn, LINK_KEY)? {
+        return Ok(master.open(LINK_KEY, &sealed)?);
+    }
+    let mut key = [0u8; 32];
+    openssl_rand(&mut key)?;
+    let sealed = master.seal(LINK_KEY, &key)?;
+    match write_transaction(conn, |conn| {
+        crate::settings::insert(conn, LINK_KEY, &sealed)
+    }) {
+        Ok(()) => Ok(key.to_vec()),
+        // Created concurrently: use the winner's.
+        Err(IdentityError::Store(StoreError::Query(err))) if is_unique_violation(&err) => {
+            let sealed =
+                crate::settings::get(conn, LINK_KEY)?.ok_or(IdentityError::NotBootstrapped)?;
+            Ok(master.open(LINK_KEY, &sealed)?)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn openssl_rand(buf: &mut [u8]) -> Result<()> {
+    lanyard_pki::random_bytes(buf).map_err(IdentityError::from)
+}
+
 /// Re-seals every sealed secret (CA keys, generated client keys, PFX passwords) from `old` to
 /// `new`, in one transaction. Returns how many values were re-sealed.
 pub fn rotate_master_key(
@@ -366,6 +397,11 @@ pub fn rotate_master_key(
 ) -> Result<usize> {
     write_transaction(conn, |conn| {
         let mut count = 0;
+        if let Some(sealed) = crate::settings::get(conn, LINK_KEY)? {
+            let plain = old.open(LINK_KEY, &sealed)?;
+            crate::settings::set(conn, LINK_KEY, &new.seal(LINK_KEY, &plain)?)?;
+            count += 1;
+        }
         let rows: Vec<(String, String)> =
             cas::table.select((cas::id, cas::key_sealed)).load(conn)?;
         for (id, sealed) in rows {

@@ -24,3 +24,11 @@ pub(crate) fn insert(conn: &mut DbConnection, name: &str, value: &str) -> Result
         .execute(conn)?;
     Ok(())
 }
+
+/// Replaces the value of an existing setting.
+pub(crate) fn set(conn: &mut DbConnection, name: &str, value: &str) -> Result<()> {
+    diesel::update(settings::table.filter(settings::name.eq(name)))
+        .set(settings::value.eq(value))
+        .execute(conn)?;
+    Ok(())
+}

@@ -23,7 +23,7 @@ pub use crl::Revoked;
 pub use csr::{Csr, parse_csr};
 pub use error::{PkiError, Result};
 pub use key::{KeySpec, check_key, generate_key};
-pub use seal::{MASTER_KEY_LEN, MasterKey};
+pub use seal::{MASTER_KEY_LEN, MasterKey, hmac_sha256, random_bytes};
 
 pub use openssl::pkey::{PKey, Private, Public};
 pub use openssl::x509::{X509, X509Crl};

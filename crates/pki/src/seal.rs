@@ -115,6 +115,23 @@ impl MasterKey {
     }
 }
 
+/// HMAC-SHA-256 of `data` under `key`: derives values that must be reproducible without being
+/// stored (e.g. the secret of an enrollment link from its public id).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32]> {
+    let pkey = openssl::pkey::PKey::hmac(key)?;
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &pkey)?;
+    signer.update(data)?;
+    let mut out = [0u8; 32];
+    let bytes = signer.sign_to_vec()?;
+    out.copy_from_slice(&bytes[..32]);
+    Ok(out)
+}
+
+/// Fills `buf` from OpenSSL's CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
+    Ok(openssl::rand::rand_bytes(buf)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

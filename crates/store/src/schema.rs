@@ -657,6 +657,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Enrollments of phones.
+    enrollments (id) {
+        /// The public enrollmentId.
+        id -> Text,
+        /// The account.
+        account_id -> Text,
+        /// The end user (or NULL).
+        end_user_id -> Nullable<Text>,
+        /// The administrator (or NULL).
+        administrator_id -> Nullable<Text>,
+        /// SHA-256 of the link secret.
+        secret_hash -> Text,
+        /// Expiry.
+        expires_at -> Timestamp,
+        /// When a device used it.
+        used_at -> Nullable<Timestamp>,
+        /// Whether the sheet was e-mailed.
+        sent -> Bool,
+        /// Creation time.
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(certificates -> access_keys (access_key_id));
 diesel::joinable!(end_users -> accounts (account_id));
@@ -697,4 +721,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificates,
     maintenances,
     maintenance_texts,
+    enrollments,
 );
