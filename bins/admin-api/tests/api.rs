@@ -1133,3 +1133,72 @@ http_tests!(
     lanyard_admin_api::configure;
     access_keys_over_the_api,
 );
+
+async fn enrollments_of_users_and_administrators(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let (ta, tb) = (Some(a.token.as_str()), Some(b.token.as_str()));
+    let user = create_user(&app, &a.token, "enrollee").await;
+    let oid = user["oid"].as_str().expect("oid").to_owned();
+    let path = format!("/rest/users/{oid}/enrollments");
+    let (status, created) = app.call(Method::POST, &path, ta, None).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["state"], "ACTIVE");
+    assert_eq!(created["sent"], false);
+    let id = created["enrollmentId"].as_str().expect("id").to_owned();
+    let url = created["deviceConfigUrl"].as_str().expect("url");
+    assert!(url.contains(&format!("/deviceConfig/{}/", a.oid)), "{url}");
+    assert!(
+        created["expireDate"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('Z'))
+    );
+    let (_, list) = app.call(Method::GET, &path, ta, None).await;
+    assert_eq!(list["data"], json!([created]));
+
+    // Another organization: the user's OID is NOT_FOUND, echoed as the message.
+    for got in [
+        app.call(Method::POST, &path, tb, None).await,
+        app.call(Method::GET, &path, tb, None).await,
+        app.call(Method::DELETE, &format!("{path}/{id}"), tb, None)
+            .await,
+    ] {
+        assert_error(&got, "NOT_FOUND");
+        assert_eq!(got.1["message"], oid);
+    }
+    let missing = app
+        .call(Method::DELETE, &format!("{path}/nope"), ta, None)
+        .await;
+    assert_error(&missing, "NOT_FOUND");
+    assert_eq!(missing.1["message"], "Enrollment with id nope not exists!");
+    let (status, _) = app
+        .call(Method::DELETE, &format!("{path}/{id}"), ta, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = app.call(Method::GET, &path, ta, None).await;
+    assert_eq!(list["data"], json!([]));
+
+    // Administrators, by their login e-mail.
+    lanyard_identity::admin::create_first(
+        &mut app.db.conn(),
+        &lanyard_core::SystemClock,
+        &a.id,
+        &lanyard_core::Email::parse("admin01@a.example").expect("email"),
+        "Admin One",
+        "correct horse battery staple",
+    )
+    .expect("admin");
+    let admin_path = "/rest/administrators/admin01@a.example/enrollments";
+    let (status, mine) = app.call(Method::POST, admin_path, ta, None).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let (_, list) = app.call(Method::GET, admin_path, ta, None).await;
+    assert_eq!(list["data"], json!([mine]));
+    let foreign = app.call(Method::POST, admin_path, tb, None).await;
+    assert_error(&foreign, "NOT_FOUND");
+    assert_eq!(foreign.1["message"], "admin01@a.example");
+}
+
+http_tests!(
+    lanyard_admin_api::configure;
+    enrollments_of_users_and_administrators,
+);

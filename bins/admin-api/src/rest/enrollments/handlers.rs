@@ -1,0 +1,164 @@
+//! `POST|GET /rest/{users/{oid}|administrators/{userId}}/enrollments` and
+//! `DELETE …/enrollments/{enrollmentId}`.
+
+use super::EnrollmentData;
+use crate::rest::parse_oid;
+use actix_web::{HttpResponse, web};
+use lanyard_core::Oid;
+use lanyard_enrollment::EnrollmentError;
+use lanyard_enrollment::enrollment::{self, Holder, Links};
+use lanyard_web::auth::ManagementCaller;
+use lanyard_web::{ApiError, AppState};
+
+/// Whose enrollments a path names.
+#[derive(Debug, Clone)]
+enum Owner {
+    User(Oid),
+    Administrator(String),
+}
+
+impl Owner {
+    fn holder(&self) -> Holder<'_> {
+        match self {
+            Self::User(oid) => Holder::User(oid),
+            Self::Administrator(email) => Holder::Administrator(email),
+        }
+    }
+}
+
+fn user(raw: &str) -> Result<Owner, ApiError> {
+    Ok(Owner::User(parse_oid("oid", raw)?))
+}
+
+fn links(state: &AppState) -> (String, std::sync::Arc<lanyard_pki::MasterKey>) {
+    (state.settings.device_api.url(), state.master_key.clone())
+}
+
+async fn create(
+    state: &AppState,
+    caller: ManagementCaller,
+    owner: Owner,
+) -> Result<HttpResponse, ApiError> {
+    let (device_api, master) = links(state);
+    let created = state
+        .db(move |conn, clock| {
+            let links = Links {
+                device_api: &device_api,
+                master: &master,
+            };
+            enrollment::create(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                owner.holder(),
+                links,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(EnrollmentData::from(&created)))
+}
+
+async fn list(
+    state: &AppState,
+    caller: ManagementCaller,
+    owner: Owner,
+) -> Result<HttpResponse, ApiError> {
+    let (device_api, master) = links(state);
+    let all = state
+        .db(move |conn, clock| {
+            let links = Links {
+                device_api: &device_api,
+                master: &master,
+            };
+            enrollment::list(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                owner.holder(),
+                links,
+            )
+        })
+        .await?;
+    let data: Vec<EnrollmentData> = all.iter().map(EnrollmentData::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
+
+async fn delete(
+    state: &AppState,
+    caller: ManagementCaller,
+    owner: Owner,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .db(move |conn, clock| {
+            enrollment::delete(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                owner.holder(),
+                &id,
+            )
+            .map_err(|e| match e {
+                // PassBy[ME]'s wording for this call.
+                EnrollmentError::NotFound(id) => {
+                    EnrollmentError::NotFound(format!("Enrollment with id {id} not exists!"))
+                }
+                other => other,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+pub(crate) async fn create_for_user(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    create(&state, caller, user(&path)?).await
+}
+
+pub(crate) async fn list_for_user(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    list(&state, caller, user(&path)?).await
+}
+
+pub(crate) async fn delete_for_user(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (oid, id) = path.into_inner();
+    delete(&state, caller, user(&oid)?, id).await
+}
+
+pub(crate) async fn create_for_administrator(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    create(&state, caller, Owner::Administrator(path.into_inner())).await
+}
+
+pub(crate) async fn list_for_administrator(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    list(&state, caller, Owner::Administrator(path.into_inner())).await
+}
+
+pub(crate) async fn delete_for_administrator(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (user_id, id) = path.into_inner();
+    delete(&state, caller, Owner::Administrator(user_id), id).await
+}
