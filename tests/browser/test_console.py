@@ -609,3 +609,52 @@ def test_access_keys_certificates_downloads_and_revocation(lanyard, browser, tmp
     assert f"Certificate {serial} of key ops tool revoked" in history
     assert "Key ops tool deleted" in history
     assert_no_console_errors(driver)
+
+
+def test_end_user_details_aliases_and_enrollment_qr(lanyard, browser, tmp_path):
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Enrolling Ltd", "--email", "it@enrolling.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "eve@enrolling.example")
+    register_and_activate(lanyard, driver, "eve@enrolling.example", "Eve Enroller")
+    log_in(lanyard, driver, "eve@enrolling.example")
+    driver.find_element(By.LINK_TEXT, "End users").click()
+    driver.find_element(By.LINK_TEXT, "Add end user").click()
+    fill(driver, userId="frank", fullName="Frank", email="frank@enrolling.example")
+    submit(driver)
+    driver.find_element(By.LINK_TEXT, "frank").click()
+    oid = driver.current_url.rsplit("/", 1)[1]
+    assert driver.find_elements(By.LINK_TEXT, "Access keys"), "the page keeps the whole navigation"
+
+    # Edit with a bad phone number: the field says why; then a good change.
+    fill(driver, phoneNumber="call me maybe")
+    submit(driver, f"/console/users/{oid}/edit")
+    assert driver.find_element(By.ID, "phoneNumber-error").text
+    fill(driver, phoneNumber="+36 1 234 5678", fullName="Frank Phone")
+    submit(driver, f"/console/users/{oid}/edit")
+    assert driver.find_element(By.ID, "fullName").get_attribute("value") == "Frank Phone"
+    fill(driver, alias="frank.p")
+    submit(driver, f"/console/users/{oid}/alias-add")
+    assert "frank.p" in driver.find_element(By.TAG_NAME, "table").text
+
+    # An enrollment: its QR code, as the browser draws it, decodes to the link.
+    submit(driver, f"/console/users/{oid}/enroll")
+    enrollment_id = re.search(r"Enrollment (\w+) created", driver.find_element(By.CSS_SELECTOR, "p.notice").text).group(1)
+    assert driver.find_element(By.ID, f"enrollment-{enrollment_id}").text == "ACTIVE"
+    qr = driver.find_element(By.ID, f"qr-{enrollment_id}")
+    assert driver.execute_script("return arguments[0].naturalWidth", qr) > 0
+    screenshot(driver, f"{lanyard.backend}-18-end-user")
+    shot = tmp_path / "qr.png"
+    shot.write_bytes(qr.screenshot_as_png)
+    decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(shot)], capture_output=True, text=True)
+    assert decoded.returncode == 0, decoded.stderr
+    url = decoded.stdout.strip()
+    assert re.fullmatch(r"https://\S+/deviceConfig/[\d.]+/[0-9a-f]{32}\?expireDate=\S+", url), url
+
+    submit(driver, f"/console/users/{oid}/disable")
+    assert driver.find_element(By.ID, "user-status").text == "(disabled)"
+    submit(driver, f"/console/users/{oid}/delete")
+    assert "frank" not in driver.find_element(By.TAG_NAME, "table").text
+    driver.get(lanyard.url + "/console/history")
+    history = driver.find_element(By.TAG_NAME, "table").text
+    assert f"Enrollment {enrollment_id} created for frank" in history
+    assert_no_console_errors(driver)

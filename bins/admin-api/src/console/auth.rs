@@ -238,7 +238,8 @@ impl Console {
             logos => logos,
             alert_count => self.alert_count + i64::try_from(shown_now).unwrap_or(0),
         };
-        minijinja::context! { ..extra, ..base }
+        // The layout's own keys win: a page cannot shadow `can`, `csrf` or `me` by accident.
+        minijinja::context! { ..base, ..extra }
     }
 
     /// Refuses a form whose CSRF token is not this session's.

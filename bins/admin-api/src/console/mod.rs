@@ -19,6 +19,7 @@ mod plans;
 mod profiles;
 mod register;
 mod settings;
+mod user_detail;
 mod users;
 
 use actix_web::http::StatusCode;
@@ -111,6 +112,7 @@ impl Templates {
             ("plans.html", include_str!("../../templates/plans.html")),
             ("signup.html", include_str!("../../templates/signup.html")),
             ("alerts.html", include_str!("../../templates/alerts.html")),
+            ("user.html", include_str!("../../templates/user.html")),
             (
                 "maintenance_form.html",
                 include_str!("../../templates/maintenance_form.html"),
@@ -351,6 +353,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/new", web::get().to(users::new_form))
             .route("/users/new", web::post().to(users::create))
             .route("/users/report.csv", web::get().to(users::report))
+            .route("/users/{oid}", web::get().to(user_detail::show))
+            .route(
+                "/users/{oid}/enrollments/{id}/qr.svg",
+                web::get().to(user_detail::qr_code),
+            )
+            .route("/users/{oid}/{action}", web::post().to(user_detail::act))
             .route("/administrators", web::get().to(administrators::list))
             .route(
                 "/administrators/invite",

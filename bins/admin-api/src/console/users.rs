@@ -80,7 +80,7 @@ pub(crate) async fn list(
         .iter()
         .map(|u| minijinja::context! {
             user_id => u.primary_alias().unwrap_or_default(), full_name => u.full_name.clone().unwrap_or_default(),
-            email => u.email.clone().unwrap_or_default(), short_oid => u.oid.short(), disabled => u.disabled,
+            email => u.email.clone().unwrap_or_default(), short_oid => u.oid.short(), oid => u.oid.to_string(), disabled => u.disabled,
         })
         .collect();
     let ctx = console.page(
