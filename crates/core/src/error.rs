@@ -39,6 +39,8 @@ pub enum ErrorCode {
     PricingLimitAdmin,
     /// The plan's limit of invitations is reached.
     PricingLimitInvitation,
+    /// The plan's limit of devices per person is reached.
+    PricingLimitDevice,
     /// Anything unexpected: rendered as HTTP 500 without details.
     Internal,
 }
@@ -61,6 +63,7 @@ impl ErrorCode {
             Self::NotAllowed => "NOT_ALLOWED",
             Self::PricingLimitAdmin => "PRICING_LIMIT_ADMIN",
             Self::PricingLimitInvitation => "PRICING_LIMIT_INVITATION",
+            Self::PricingLimitDevice => "PRICING_LIMIT_DEVICE",
             Self::Internal => "INTERNAL_ERROR",
         }
     }

@@ -220,11 +220,7 @@ fn issue_for(
     let account_name = crate::account::get(conn, &key.account)?.name;
     let ca = platform_pki::active(conn, master, Purpose::AccessKeys)?;
     let now = DateTime::from_timestamp(clock.now().timestamp(), 0).unwrap_or_else(|| clock.now());
-    let ca_end: NaiveDateTime = lanyard_store::schema::certificate_authorities::table
-        .find(&ca.id)
-        .select(lanyard_store::schema::certificate_authorities::not_after)
-        .first(conn)?;
-    let not_after = (now + CERTIFICATE_VALIDITY).min(ca_end.and_utc());
+    let not_after = (now + CERTIFICATE_VALIDITY).min(platform_pki::not_after(conn, &ca.id)?);
     let subject = Subject {
         common_name: key.name.clone(),
         organization: Some(account_name),

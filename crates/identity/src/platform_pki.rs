@@ -260,6 +260,12 @@ pub fn certificate(conn: &mut DbConnection, id: &str) -> Result<X509> {
     Ok(X509::from_pem(pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?)
 }
 
+/// The end of validity of CA `id` (what certificates it issues may not outlast).
+pub fn not_after(conn: &mut DbConnection, id: &str) -> Result<DateTime<Utc>> {
+    let end: NaiveDateTime = cas::table.find(id).select(cas::not_after).first(conn)?;
+    Ok(end.and_utc())
+}
+
 /// Every CA certificate (all purposes and generations, the root first): what a TLS server
 /// trusts for client certificates and what `ca.pem` bundles.
 pub fn all_certificates(conn: &mut DbConnection) -> Result<Vec<(String, X509)>> {

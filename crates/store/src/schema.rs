@@ -618,6 +618,8 @@ diesel::table! {
         pfx_password_sealed -> Nullable<Text>,
         /// Creation time.
         created_at -> Timestamp,
+        /// Device (device certificates).
+        device_id -> Nullable<Text>,
     }
 }
 
@@ -681,6 +683,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Enrolled devices.
+    devices (id) {
+        /// Id.
+        id -> Text,
+        /// The account.
+        account_id -> Text,
+        /// The end user (or NULL).
+        end_user_id -> Nullable<Text>,
+        /// The administrator (or NULL).
+        administrator_id -> Nullable<Text>,
+        /// The enrollment used.
+        enrollment_id -> Text,
+        /// Device name.
+        name -> Text,
+        /// Vendor id.
+        vendor_id -> Text,
+        /// ANDROID, APPLE or OTHER.
+        device_type -> Text,
+        /// App version.
+        app_version -> Text,
+        /// Push registration.
+        push_registration -> Nullable<Text>,
+        /// Hash of the deactivation code.
+        deactivation_hash -> Text,
+        /// active or deactivated.
+        status -> Text,
+        /// Enrollment time.
+        created_at -> Timestamp,
+        /// Last call.
+        last_seen_at -> Timestamp,
+        /// Deactivation time.
+        deactivated_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::joinable!(certificates -> access_keys (access_key_id));
 diesel::joinable!(end_users -> accounts (account_id));
@@ -722,4 +760,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     maintenances,
     maintenance_texts,
     enrollments,
+    devices,
 );

@@ -1,0 +1,268 @@
+//! Devices (SPEC §3): a phone enrolls once with an enrollment's secret and its own PKCS#10
+//! request, and gets a certificate of the platform's devices CA. Later device calls authenticate
+//! with that certificate (mutual TLS) and are checked against the database, like access keys.
+
+use crate::{EnrollmentError, Result};
+use chrono::{DateTime, TimeDelta};
+use diesel::prelude::*;
+use lanyard_core::id::AccountId;
+use lanyard_core::secret::hash_token;
+use lanyard_core::{Clock, ErrorCode};
+use lanyard_identity::platform_pki::{self, Purpose};
+use lanyard_identity::{IdentityError, account, history, organization};
+use lanyard_pki::{Issue, MasterKey, Profile, Subject};
+use lanyard_store::schema::{certificates, devices, enrollments};
+use lanyard_store::{DbConnection, write_transaction};
+
+/// Validity of a device certificate.
+pub const CERTIFICATE_VALIDITY: TimeDelta = TimeDelta::days(2 * 365);
+
+/// Kind of phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceType {
+    /// Android.
+    Android,
+    /// iOS.
+    Apple,
+    /// Anything else (the reference client, desktop tools).
+    Other,
+}
+
+impl DeviceType {
+    /// Wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Android => "ANDROID",
+            Self::Apple => "APPLE",
+            Self::Other => "OTHER",
+        }
+    }
+
+    /// Parses the wire name, naming the field `deviceType`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "ANDROID" => Ok(Self::Android),
+            "APPLE" => Ok(Self::Apple),
+            "OTHER" => Ok(Self::Other),
+            _ => Err(invalid("deviceType", "must be ANDROID, APPLE or OTHER")),
+        }
+    }
+}
+
+fn invalid(field: &'static str, rule: &str) -> EnrollmentError {
+    EnrollmentError::Identity(IdentityError::Invalid {
+        field,
+        rule: rule.to_owned(),
+    })
+}
+
+/// What a phone sends to enroll.
+#[derive(Debug, Clone)]
+pub struct DeviceRequest {
+    /// Device name shown to administrators.
+    pub name: String,
+    /// Vendor's unique id of the device.
+    pub vendor_id: String,
+    /// Kind.
+    pub device_type: DeviceType,
+    /// App version (`major.minor.patch`).
+    pub app_version: String,
+    /// Push registration token, if the app has one.
+    pub push_registration: Option<String>,
+    /// PKCS#10 request (PEM or DER) of the key the phone generated.
+    pub csr: Vec<u8>,
+}
+
+/// A new device.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    /// Device id.
+    pub device_id: String,
+    /// Its certificate followed by the devices CA (PEM).
+    pub certificate_chain: String,
+    /// Serial of the certificate.
+    pub serial: String,
+    /// The deactivation code (shown to the person once; stored hashed).
+    pub deactivation_code: String,
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            &format!("is required, at most {max} characters, no control characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// Enrolls a phone with the secret of an enrollment link. The enrollment is used exactly once,
+/// also under concurrent attempts (a conditional update inside the write transaction).
+pub fn enroll(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    secret: &str,
+    request: &DeviceRequest,
+    crl_base: &str,
+) -> Result<Enrolled> {
+    let name = text("deviceName", &request.name, 100)?;
+    let vendor_id = text("vendorId", &request.vendor_id, 200)?;
+    let app_version = text("appVersion", &request.app_version, 40)?;
+    // The request's signature and key are checked before any lock is taken.
+    let csr = lanyard_pki::parse_csr(&request.csr)?;
+    let code = lanyard_core::codes::random_base62(12);
+    write_transaction(conn, |conn| {
+        type Found = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+        );
+        let found: Option<Found> = enrollments::table
+            .filter(enrollments::secret_hash.eq(hash_token(secret)))
+            .select((
+                enrollments::id,
+                enrollments::account_id,
+                enrollments::end_user_id,
+                enrollments::administrator_id,
+                enrollments::expires_at,
+                enrollments::used_at,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((enrollment_id, account_id, user, administrator, expires, used)) = found else {
+            return Err(not_allowed(
+                "this enrollment link is unknown or was deleted",
+            ));
+        };
+        let now = clock.now();
+        if used.is_some() {
+            return Err(not_allowed("this enrollment was already used"));
+        }
+        if now >= expires.and_utc() {
+            return Err(not_allowed(
+                "this enrollment has expired; ask for a new one",
+            ));
+        }
+        // Once only: of concurrent attempts exactly one changes the row.
+        let claimed = diesel::update(
+            enrollments::table
+                .filter(enrollments::id.eq(&enrollment_id))
+                .filter(enrollments::used_at.is_null()),
+        )
+        .set(enrollments::used_at.eq(now.naive_utc()))
+        .execute(conn)?;
+        if claimed == 0 {
+            return Err(not_allowed("this enrollment was already used"));
+        }
+        let account = AccountId::from_stored(account_id);
+        let limit = organization::settings(conn, &account)?
+            .plan
+            .map(|p| p.max_devices_per_user);
+        if let Some(max) = limit {
+            let mut q = devices::table
+                .filter(devices::status.eq("active"))
+                .into_boxed();
+            q = match (&user, &administrator) {
+                (Some(u), _) => q.filter(devices::end_user_id.eq(u)),
+                (None, Some(a)) => q.filter(devices::administrator_id.eq(a)),
+                (None, None) => q,
+            };
+            let count: i64 = q.count().get_result(conn)?;
+            if count >= max {
+                return Err(EnrollmentError::Identity(IdentityError::PricingLimit {
+                    code: ErrorCode::PricingLimitDevice,
+                    message: format!("the plan allows {max} devices per person"),
+                }));
+            }
+        }
+        let device_id = uuid_like();
+        let organization_name = account::get(conn, &account)?.name;
+        let ca = platform_pki::active(conn, master, Purpose::Devices)?;
+        let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let end = (start + CERTIFICATE_VALIDITY).min(platform_pki::not_after(conn, &ca.id)?);
+        let crl_url = platform_pki::crl_url(crl_base, &ca.id);
+        let subject = Subject {
+            common_name: name.clone(),
+            organization: Some(organization_name),
+            organizational_unit: Some("Device".into()),
+        };
+        let cert = ca.ca.issue(&Issue {
+            subject: &subject,
+            public_key: &csr.public_key,
+            profile: Profile::Client,
+            not_before: start,
+            not_after: end,
+            crl_url: Some(&crl_url),
+        })?;
+        let serial = lanyard_pki::serial_hex(&cert)?;
+        let pem = |c: &lanyard_pki::X509| -> Result<String> {
+            let bytes = c.to_pem().map_err(lanyard_pki::PkiError::from)?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let cert_pem = pem(&cert)?;
+        diesel::insert_into(devices::table)
+            .values((
+                devices::id.eq(&device_id),
+                devices::account_id.eq(account.as_str()),
+                devices::end_user_id.eq(&user),
+                devices::administrator_id.eq(&administrator),
+                devices::enrollment_id.eq(&enrollment_id),
+                devices::name.eq(&name),
+                devices::vendor_id.eq(&vendor_id),
+                devices::device_type.eq(request.device_type.as_str()),
+                devices::app_version.eq(&app_version),
+                devices::push_registration.eq(request.push_registration.as_deref()),
+                devices::deactivation_hash.eq(hash_token(&code)),
+                devices::status.eq("active"),
+                devices::created_at.eq(now.naive_utc()),
+                devices::last_seen_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(certificates::table)
+            .values((
+                certificates::serial.eq(&serial),
+                certificates::ca_id.eq(&ca.id),
+                certificates::account_id.eq(account.as_str()),
+                certificates::device_id.eq(&device_id),
+                certificates::subject.eq(format!("CN={name}, OU=Device")),
+                certificates::not_before.eq(start.naive_utc()),
+                certificates::not_after.eq(end.naive_utc()),
+                certificates::status.eq("active"),
+                certificates::cert_pem.eq(&cert_pem),
+                certificates::created_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        history::record(
+            conn,
+            clock,
+            &account,
+            "Devices",
+            &format!(
+                "Device {name} ({}) enrolled with enrollment {enrollment_id}",
+                request.device_type.as_str()
+            ),
+            "Device enrollment",
+            None,
+        )?;
+        Ok(Enrolled {
+            device_id,
+            certificate_chain: format!("{cert_pem}{}", pem(&ca.ca.cert)?),
+            serial,
+            deactivation_code: code.clone(),
+        })
+    })
+}
+
+fn not_allowed(message: &str) -> EnrollmentError {
+    EnrollmentError::Identity(IdentityError::NotAllowed(message.to_owned()))
+}
+
+/// A fresh random device id (a UUID, as the other ids).
+fn uuid_like() -> String {
+    AccountId::new_random().as_str().to_owned()
+}

@@ -1,0 +1,288 @@
+//! Device enrollment on both backends: a phone's own key certified by the devices CA, the
+//! enrollment used exactly once even by 20 concurrent attempts, and clear refusals (used,
+//! deleted, expired, malformed request, plan limit).
+
+use lanyard_core::id::AccountId;
+use lanyard_core::{FixedClock, Oid};
+use lanyard_enrollment::EnrollmentError;
+use lanyard_enrollment::device::{self, DeviceRequest, DeviceType};
+use lanyard_enrollment::enrollment::{self, EnrollmentState, Holder, Links};
+use lanyard_identity::account::{self, NewAccount};
+use lanyard_identity::bootstrap::bootstrap;
+use lanyard_identity::end_user::{self, NewEndUser};
+use lanyard_identity::rights::Actor;
+use lanyard_identity::{AccountKind, IdentityError, platform_pki};
+use lanyard_pki::{KeySpec, MasterKey, PKey, X509, generate_key};
+use lanyard_store::both_backends;
+use lanyard_store::testing::TestDb;
+
+const DEVICE_API: &str = "https://device.lanyard.test";
+const CRL_BASE: &str = "https://admin.lanyard.test";
+
+struct World {
+    clock: FixedClock,
+    master: MasterKey,
+    org: AccountId,
+    actor: Actor,
+    user: Oid,
+}
+
+impl World {
+    /// A new enrollment of the user and its secret (the last path segment of its link).
+    fn enrollment(&self, db: &TestDb) -> (String, String) {
+        let links = Links {
+            device_api: DEVICE_API,
+            master: &self.master,
+        };
+        let e = enrollment::create(
+            &mut db.conn(),
+            &self.clock,
+            &self.actor,
+            &self.org,
+            Holder::User(&self.user),
+            links,
+        )
+        .expect("enrollment");
+        let secret = e
+            .device_config_url
+            .rsplit('/')
+            .next()
+            .expect("tail")
+            .split('?')
+            .next()
+            .expect("secret")
+            .to_owned();
+        (e.id, secret)
+    }
+}
+
+fn world(db: &TestDb) -> World {
+    let clock = FixedClock::new(chrono::Utc::now());
+    bootstrap(&mut db.conn(), &clock, None).expect("bootstrap");
+    let master = MasterKey::generate().expect("key");
+    platform_pki::ensure(&mut db.conn(), &clock, &master, "Test", CRL_BASE).expect("pki");
+    let org = account::create(
+        &mut db.conn(),
+        &clock,
+        NewAccount {
+            kind: AccountKind::Organization,
+            name: "Acme".into(),
+            contact_email: None,
+            parent: None,
+        },
+    )
+    .expect("org")
+    .id;
+    let actor = Actor::api_token(org.clone(), "t");
+    let user = end_user::create(
+        &mut db.conn(),
+        &clock,
+        &actor,
+        &org,
+        NewEndUser::parse("dora", Some("dora@acme.example"), Some("Dora"), None, true)
+            .expect("valid"),
+    )
+    .expect("user")
+    .oid;
+    World {
+        clock,
+        master,
+        org,
+        actor,
+        user,
+    }
+}
+
+fn phone() -> (PKey<lanyard_pki::Private>, DeviceRequest) {
+    let key = generate_key(KeySpec::EcP256).expect("key");
+    let mut req = openssl::x509::X509ReqBuilder::new().expect("req");
+    req.set_pubkey(&key).expect("pubkey");
+    req.sign(&key, openssl::hash::MessageDigest::sha256())
+        .expect("sign");
+    let csr = req.build().to_pem().expect("pem");
+    (
+        key,
+        DeviceRequest {
+            name: "Dora's phone".into(),
+            vendor_id: "vendor-123".into(),
+            device_type: DeviceType::Other,
+            app_version: "1.0.0".into(),
+            push_registration: None,
+            csr,
+        },
+    )
+}
+
+fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
+    let w = world(db);
+    let (enrollment_id, secret) = w.enrollment(db);
+    let (key, request) = phone();
+    let enrolled = device::enroll(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &secret,
+        &request,
+        CRL_BASE,
+    )
+    .expect("enroll");
+    assert_eq!(enrolled.deactivation_code.len(), 12);
+    let chain = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain");
+    assert_eq!(chain.len(), 2);
+    assert!(
+        chain[0].public_key().expect("key").public_eq(&key),
+        "the phone's own key is certified"
+    );
+    assert!(
+        chain[0]
+            .verify(&chain[1].public_key().expect("ca key"))
+            .expect("verify"),
+        "by the devices CA"
+    );
+    let devices_ca = platform_pki::certificate(&mut db.conn(), "devices-1").expect("ca");
+    assert_eq!(
+        chain[1].to_der().expect("der"),
+        devices_ca.to_der().expect("der")
+    );
+
+    let links = Links {
+        device_api: DEVICE_API,
+        master: &w.master,
+    };
+    let state = enrollment::get(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        Holder::User(&w.user),
+        &enrollment_id,
+        links,
+    )
+    .expect("get")
+    .state;
+    assert_eq!(state, EnrollmentState::Used);
+
+    let refused = |secret: &str, request: &DeviceRequest| {
+        device::enroll(
+            &mut db.conn(),
+            &w.clock,
+            &w.master,
+            secret,
+            request,
+            CRL_BASE,
+        )
+        .expect_err("refused")
+    };
+    let message = |e: EnrollmentError| e.to_string();
+    assert!(message(refused(&secret, &request)).contains("already used"));
+    assert!(
+        message(refused("0123456789abcdef0123456789abcdef", &request))
+            .contains("unknown or was deleted")
+    );
+    let (deleted_id, deleted_secret) = w.enrollment(db);
+    enrollment::delete(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        Holder::User(&w.user),
+        &deleted_id,
+    )
+    .expect("delete");
+    assert!(message(refused(&deleted_secret, &request)).contains("unknown or was deleted"));
+    let (_, fresh) = w.enrollment(db);
+    let mut bad = request.clone();
+    bad.csr = b"not a request".to_vec();
+    match refused(&fresh, &bad) {
+        EnrollmentError::Identity(IdentityError::Invalid { field: "csr", .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut nameless = request.clone();
+    nameless.name = " ".into();
+    match refused(&fresh, &nameless) {
+        EnrollmentError::Identity(IdentityError::Invalid {
+            field: "deviceName",
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    w.clock.advance(chrono::TimeDelta::days(30));
+    assert!(message(refused(&fresh, &request)).contains("expired"));
+}
+
+fn twenty_concurrent_attempts_make_one_device(db: &TestDb) {
+    let w = world(db);
+    let (_, secret) = w.enrollment(db);
+    let pool = db.pool().clone();
+    let results: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let (pool, secret, w) = (pool.clone(), secret.clone(), &w);
+                scope.spawn(move || {
+                    let (_, request) = phone();
+                    let mut conn = pool.get().expect("connection");
+                    device::enroll(&mut conn, &w.clock, &w.master, &secret, &request, CRL_BASE)
+                        .is_ok()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(
+        results.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one attempt enrolls"
+    );
+    use diesel::prelude::*;
+    let devices: i64 = lanyard_store::schema::devices::table
+        .count()
+        .get_result(&mut db.conn())
+        .expect("count");
+    assert_eq!(devices, 1);
+}
+
+fn the_plan_limits_devices_per_person(db: &TestDb) {
+    let w = world(db);
+    lanyard_identity::organization::assign_plan(&mut db.conn(), &w.clock, &w.org, "Free")
+        .expect("plan");
+    let max = lanyard_identity::organization::settings(&mut db.conn(), &w.org)
+        .expect("settings")
+        .plan
+        .expect("plan")
+        .max_devices_per_user;
+    for _ in 0..max {
+        let (_, secret) = w.enrollment(db);
+        device::enroll(
+            &mut db.conn(),
+            &w.clock,
+            &w.master,
+            &secret,
+            &phone().1,
+            CRL_BASE,
+        )
+        .expect("within the limit");
+    }
+    let (_, secret) = w.enrollment(db);
+    let over = device::enroll(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &secret,
+        &phone().1,
+        CRL_BASE,
+    )
+    .expect_err("limit");
+    assert_eq!(
+        lanyard_core::Coded::code(&over).as_str(),
+        "PRICING_LIMIT_DEVICE"
+    );
+}
+
+both_backends!(
+    a_phone_enrolls_once_with_its_own_key,
+    twenty_concurrent_attempts_make_one_device,
+    the_plan_limits_devices_per_person,
+);

@@ -1,0 +1,2 @@
+ALTER TABLE certificates DROP COLUMN device_id;
+DROP TABLE devices;
