@@ -1,12 +1,138 @@
-//! device-api: the device protocol, the enrollment entry point, one-time links and the
-//! self-service deactivation page.
+//! device-api: the device protocol (`docs/device-protocol.md`), the enrollment entry point,
+//! one-time links and the self-service deactivation page, and the platform's public CRLs.
 //!
-//! Its device routes arrive with the enrollment work; today it serves the health endpoints that
-//! every service has and the platform's public CRLs.
+//! Today: the enrollment steps (open the link, enroll with a PKCS#10 request). The calls a device
+//! makes afterwards with its certificate arrive next.
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
+use lanyard_core::ErrorCode;
+use lanyard_enrollment::device::{self, DeviceRequest, DeviceType};
+use lanyard_web::extract::Json;
+use lanyard_web::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
 
 /// Registers the routes of this service (beyond the health endpoints every service has).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     lanyard_web::crl::configure(cfg);
+    cfg.route(
+        "/deviceConfig/{organization}/{secret}",
+        web::get().to(configuration),
+    )
+    .route("/enroll", web::post().to(enroll));
+}
+
+/// The key types a device may certify.
+pub const KEY_TYPES: [&str; 3] = ["EC_P256", "EC_P384", "RSA_2048"];
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigurationData {
+    organization: OrganizationData,
+    person: PersonData,
+    expire_date: String,
+    enroll_url: String,
+    trust_chain: Vec<String>,
+    key_types: [&'static str; 3],
+    device_types: [&'static str; 3],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrganizationData {
+    oid: String,
+    name: String,
+    contact_email: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonData {
+    name: String,
+    id: String,
+}
+
+/// `GET /deviceConfig/{organization}/{secret}`: what the phone needs to enroll.
+async fn configuration(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (organization, secret) = path.into_inner();
+    let found = state
+        .db(move |conn, clock| device::configuration(conn, clock, &secret))
+        .await?;
+    if found.organization_oid != organization {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "this enrollment link is unknown or was deleted",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(ConfigurationData {
+        organization: OrganizationData {
+            oid: found.organization_oid,
+            name: found.organization_name,
+            contact_email: found.contact_email,
+        },
+        person: PersonData {
+            name: found.person_name,
+            id: found.person_id,
+        },
+        expire_date: found
+            .expires_at
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+        enroll_url: format!("{}/enroll", state.settings.device_api.url()),
+        trust_chain: found.trust_chain,
+        key_types: KEY_TYPES,
+        device_types: ["ANDROID", "APPLE", "OTHER"],
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EnrollRequest {
+    /// The last path segment of the `deviceConfigUrl`.
+    secret: String,
+    device_name: String,
+    vendor_id: String,
+    device_type: String,
+    app_version: String,
+    push_registration: Option<String>,
+    /// PEM PKCS#10 request of the device's own key.
+    csr: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnrolledData {
+    device_id: String,
+    certificate_chain: String,
+    serial: String,
+    deactivation_code: String,
+}
+
+/// `POST /enroll`: the device's certificate, once per enrollment.
+async fn enroll(
+    state: web::Data<AppState>,
+    Json(req): Json<EnrollRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (master, crl_base) = (state.master_key.clone(), state.crl_base());
+    let enrolled = state
+        .db(move |conn, clock| {
+            let request = DeviceRequest {
+                name: req.device_name,
+                vendor_id: req.vendor_id,
+                device_type: DeviceType::parse(&req.device_type)?,
+                app_version: req.app_version,
+                push_registration: req.push_registration,
+                csr: req.csr.into_bytes(),
+            };
+            device::enroll(conn, clock, &master, &req.secret, &request, &crl_base)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(EnrolledData {
+        device_id: enrolled.device_id,
+        certificate_chain: enrolled.certificate_chain,
+        serial: enrolled.serial,
+        deactivation_code: enrolled.deactivation_code,
+    }))
 }

@@ -266,3 +266,105 @@ fn not_allowed(message: &str) -> EnrollmentError {
 fn uuid_like() -> String {
     AccountId::new_random().as_str().to_owned()
 }
+
+/// What a phone receives when it opens an enrollment link (see `docs/device-protocol.md`).
+#[derive(Debug, Clone)]
+pub struct Configuration {
+    /// The organization's OID.
+    pub organization_oid: String,
+    /// Its name.
+    pub organization_name: String,
+    /// Its contact e-mail.
+    pub contact_email: Option<String>,
+    /// The person's name (full name, or alias / e-mail).
+    pub person_name: String,
+    /// The person's alias (end user) or login e-mail (administrator).
+    pub person_id: String,
+    /// Until when the link can be used.
+    pub expires_at: DateTime<chrono::Utc>,
+    /// The certificates a device must trust: the platform root, then the devices CA (PEM).
+    pub trust_chain: Vec<String>,
+}
+
+/// The configuration behind enrollment link `secret`, while the enrollment is usable.
+pub fn configuration(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    secret: &str,
+) -> Result<Configuration> {
+    type Found = (
+        String,
+        Option<String>,
+        Option<String>,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+    );
+    let found: Option<Found> = enrollments::table
+        .filter(enrollments::secret_hash.eq(hash_token(secret)))
+        .select((
+            enrollments::account_id,
+            enrollments::end_user_id,
+            enrollments::administrator_id,
+            enrollments::expires_at,
+            enrollments::used_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((account_id, user, administrator, expires, used)) = found else {
+        return Err(not_allowed(
+            "this enrollment link is unknown or was deleted",
+        ));
+    };
+    if used.is_some() {
+        return Err(not_allowed("this enrollment was already used"));
+    }
+    if clock.now() >= expires.and_utc() {
+        return Err(not_allowed(
+            "this enrollment has expired; ask for a new one",
+        ));
+    }
+    let org = account::get(conn, &AccountId::from_stored(account_id))?;
+    let (person_name, person_id) = match (user, administrator) {
+        (Some(u), _) => {
+            let user = lanyard_identity::end_user::get_by_id(
+                conn,
+                &lanyard_core::id::EndUserId::from_stored(u),
+            )?;
+            let alias = user.primary_alias().unwrap_or_default().to_owned();
+            (
+                user.full_name.clone().unwrap_or_else(|| alias.clone()),
+                alias,
+            )
+        }
+        (None, Some(a)) => {
+            let admin = lanyard_identity::admin::get(
+                conn,
+                &lanyard_core::id::AdministratorId::from_stored(a),
+            )?;
+            (admin.full_name, admin.email)
+        }
+        (None, None) => return Err(not_allowed("this enrollment has no holder")),
+    };
+    let pem = |c: &lanyard_pki::X509| -> Result<String> {
+        let bytes = c.to_pem().map_err(lanyard_pki::PkiError::from)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let root = platform_pki::certificate(conn, "root-1")?;
+    let devices_id: String = lanyard_store::schema::certificate_authorities::table
+        .filter(
+            lanyard_store::schema::certificate_authorities::purpose.eq(Purpose::Devices.as_str()),
+        )
+        .filter(lanyard_store::schema::certificate_authorities::active.eq(true))
+        .select(lanyard_store::schema::certificate_authorities::id)
+        .first(conn)?;
+    let devices = platform_pki::certificate(conn, &devices_id)?;
+    Ok(Configuration {
+        organization_oid: org.oid.to_string(),
+        organization_name: org.name,
+        contact_email: org.contact_email,
+        person_name,
+        person_id,
+        expires_at: expires.and_utc(),
+        trust_chain: vec![pem(&root)?, pem(&devices)?],
+    })
+}

@@ -259,6 +259,17 @@ pub fn get(conn: &mut DbConnection, account: &AccountId, oid: &Oid) -> Result<En
     Ok(with_aliases(conn, vec![row])?.remove(0))
 }
 
+/// The end user with internal id `id` (for records that keep the id, such as enrollments).
+pub fn get_by_id(conn: &mut DbConnection, id: &EndUserId) -> Result<EndUser> {
+    let row = end_users::table
+        .filter(end_users::id.eq(id.as_str()))
+        .select(EndUserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| IdentityError::not_found("end user", id.as_str()))?;
+    Ok(with_aliases(conn, vec![row])?.remove(0))
+}
+
 /// The end user addressed by `alias` in `account`, if any.
 pub fn find_by_alias(
     conn: &mut DbConnection,

@@ -34,6 +34,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The running server.
     pub server: actix_test::TestServer,
+    /// The master key the server's platform PKI is sealed with.
+    pub master_key: Arc<lanyard_pki::MasterKey>,
 }
 
 impl TestApp {
@@ -59,8 +61,13 @@ impl TestApp {
             settings: Arc::new(settings),
             master_key: Arc::new(master),
         };
+        let master_key = state.master_key.clone();
         let server = actix_test::start(move || server::app(state.clone(), configure));
-        Some(Self { db, server })
+        Some(Self {
+            db,
+            server,
+            master_key,
+        })
     }
 
     /// Creates an organization with an API token.
