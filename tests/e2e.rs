@@ -638,3 +638,128 @@ fn a_bad_setting_is_refused_by_name() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+/// The enrollment steps and device calls over real TLS, with curl and openssl as the phone.
+fn a_phone_enrolls_and_calls_with_its_certificate(backend: Backend) {
+    let Some(install) = Installation::new(backend) else {
+        return;
+    };
+    let running = install.up();
+    let (admin, device) = (running.urls[0].clone(), running.urls[2].clone());
+    let org = install.run(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--email",
+        "it@acme.example",
+    ]);
+    let token = install.run(&["api-token", "create", "--account", &org]);
+    let auth = format!("Authorization: Bearer {token}");
+    let body =
+        json!({"userId": "hana", "email": "hana@acme.example", "fullName": "Hana"}).to_string();
+    let (status, user) = install.curl(
+        "POST",
+        &format!("{admin}/rest/users"),
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{user}");
+    let enrollments = format!(
+        "{admin}/rest/users/{}/enrollments",
+        user["oid"].as_str().expect("oid")
+    );
+    let (status, created) = install.curl("POST", &enrollments, &["-H", &auth]);
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let link = created["deviceConfigUrl"].as_str().expect("url").to_owned();
+    assert!(
+        link.starts_with(&format!("{device}/deviceConfig/")),
+        "{link}"
+    );
+
+    // The phone: open the link, make a key and a request, enroll.
+    let (status, config) = install.curl("GET", &link, &[]);
+    assert_eq!(status, StatusCode::OK, "{config}");
+    let (key, csr) = (install.path("phone.key"), install.path("phone.csr"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-subj", "/CN=phone", "-keyout", &key, "-out", &csr])
+        .output()
+        .expect("openssl");
+    assert!(made.status.success());
+    let secret = link
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("secret");
+    let request = json!({"secret": secret, "deviceName": "Hana's phone", "vendorId": "v-9",
+        "deviceType": "OTHER", "appVersion": "1.0.0", "csr": std::fs::read_to_string(&csr).expect("csr")})
+    .to_string();
+    let enroll_url = config["enrollUrl"].as_str().expect("enroll url");
+    let (status, enrolled) = install.curl(
+        "POST",
+        enroll_url,
+        &["-H", "Content-Type: application/json", "-d", &request],
+    );
+    assert_eq!(status, StatusCode::OK, "{enrolled}");
+    let identity = install.path("phone.pem");
+    std::fs::write(
+        &identity,
+        format!(
+            "{}{}",
+            enrolled["certificateChain"].as_str().expect("chain"),
+            std::fs::read_to_string(&key).expect("key")
+        ),
+    )
+    .expect("pem");
+    let (_, list) = install.curl("GET", &enrollments, &["-H", &auth]);
+    assert_eq!(list["data"][0]["state"], "USED");
+
+    // Calls with the device certificate; after deregistration the next call is refused.
+    let (status, me) = install.curl("GET", &format!("{device}/device"), &["--cert", &identity]);
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["deviceId"], enrolled["deviceId"]);
+    let (status, _) = install.curl("GET", &format!("{device}/device"), &[]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = install.curl(
+        "DELETE",
+        &format!("{device}/device"),
+        &["--cert", &identity],
+    );
+    assert_eq!(status, StatusCode::OK);
+    let (status, refused) =
+        install.curl("GET", &format!("{device}/device"), &["--cert", &identity]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    // A device certificate is no management credential.
+    let (status, _) = install.curl(
+        "GET",
+        &format!("{admin}/rest/users"),
+        &["--cert", &identity],
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    running.stop();
+}
+
+#[test]
+fn a_phone_enrolls_on_sqlite() {
+    a_phone_enrolls_and_calls_with_its_certificate(Backend::Sqlite);
+}
+
+#[test]
+fn a_phone_enrolls_on_postgres() {
+    a_phone_enrolls_and_calls_with_its_certificate(Backend::Postgres);
+}

@@ -1,12 +1,13 @@
 //! device-api: the device protocol (`docs/device-protocol.md`), the enrollment entry point,
 //! one-time links and the self-service deactivation page, and the platform's public CRLs.
 //!
-//! Today: the enrollment steps (open the link, enroll with a PKCS#10 request). The calls a device
-//! makes afterwards with its certificate arrive next.
+//! Today: the enrollment steps (open the link, enroll with a PKCS#10 request), and, with the
+//! device certificate, `GET /device` and `DELETE /device` (deregister).
 
 use actix_web::{HttpResponse, web};
 use lanyard_core::ErrorCode;
 use lanyard_enrollment::device::{self, DeviceRequest, DeviceType};
+use lanyard_web::auth::DeviceCaller;
 use lanyard_web::extract::Json;
 use lanyard_web::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/deviceConfig/{organization}/{secret}",
         web::get().to(configuration),
     )
-    .route("/enroll", web::post().to(enroll));
+    .route("/enroll", web::post().to(enroll))
+    .route("/device", web::get().to(whoami))
+    .route("/device", web::delete().to(deregister));
 }
 
 /// The key types a device may certify.
@@ -135,4 +138,35 @@ async fn enroll(
         serial: enrolled.serial,
         deactivation_code: enrolled.deactivation_code,
     }))
+}
+
+/// `GET /device`: the calling device, as the server knows it.
+async fn whoami(caller: DeviceCaller) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "deviceId": caller.0.device_id,
+        "deviceName": caller.0.name,
+        "serial": caller.0.serial,
+    }))
+}
+
+/// `DELETE /device`: the device deregisters itself; its certificate is revoked at once.
+async fn deregister(
+    state: web::Data<AppState>,
+    caller: DeviceCaller,
+) -> Result<HttpResponse, ApiError> {
+    let master = state.master_key.clone();
+    let id = caller.0.device_id.clone();
+    state
+        .db(move |conn, clock| {
+            device::deactivate(
+                conn,
+                clock,
+                &master,
+                &caller.0.account,
+                &caller.0.device_id,
+                "the device itself",
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(id))
 }

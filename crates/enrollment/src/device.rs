@@ -368,3 +368,139 @@ pub fn configuration(
         trust_chain: vec![pem(&root)?, pem(&devices)?],
     })
 }
+
+/// Who a verified device certificate belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// Device id.
+    pub device_id: String,
+    /// Its account.
+    pub account: AccountId,
+    /// Device name.
+    pub name: String,
+    /// Serial of the presented certificate.
+    pub serial: String,
+}
+
+/// The device a presented client certificate (DER) belongs to, if it may call now: exactly a
+/// certificate the platform issued to a device (same bytes), active, within its validity, and
+/// the device not deactivated. Read from the database on every call, so a deactivation or
+/// revocation on any instance refuses the next call.
+pub fn authenticate_certificate(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    der: &[u8],
+) -> Result<Option<DeviceIdentity>> {
+    let Ok(cert) = lanyard_pki::X509::from_der(der) else {
+        return Ok(None);
+    };
+    let serial = lanyard_pki::serial_hex(&cert)?;
+    let now = clock.now().naive_utc();
+    type Found = (String, String, String, String);
+    let found: Option<Found> = certificates::table
+        .inner_join(devices::table.on(certificates::device_id.eq(devices::id.nullable())))
+        .filter(certificates::serial.eq(&serial))
+        .filter(certificates::status.eq("active"))
+        .filter(certificates::not_before.le(now))
+        .filter(certificates::not_after.gt(now))
+        .filter(devices::status.eq("active"))
+        .select((
+            certificates::cert_pem,
+            devices::id,
+            devices::account_id,
+            devices::name,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((pem, device_id, account, name)) = found else {
+        return Ok(None);
+    };
+    let same = lanyard_pki::X509::from_pem(pem.as_bytes())
+        .ok()
+        .and_then(|c| c.to_der().ok())
+        .is_some_and(|stored| lanyard_core::secret::constant_time_eq(&stored, der));
+    if !same {
+        return Ok(None);
+    }
+    // A call is not a write, except this at most once a minute.
+    diesel::update(
+        devices::table
+            .find(&device_id)
+            .filter(devices::last_seen_at.lt(now - TimeDelta::minutes(1))),
+    )
+    .set(devices::last_seen_at.eq(now))
+    .execute(conn)?;
+    Ok(Some(DeviceIdentity {
+        device_id,
+        account: AccountId::from_stored(account),
+        name,
+        serial,
+    }))
+}
+
+/// Deactivates device `device_id` of `account`: its certificates are revoked at once and a new
+/// CRL of their CA is made. `by` is recorded in the account history. `false` when it was not
+/// active.
+pub fn deactivate(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    account: &AccountId,
+    device_id: &str,
+    by: &str,
+) -> Result<bool> {
+    let now = clock.now().naive_utc();
+    let (changed, cas) = write_transaction(conn, |conn| {
+        let name: Option<String> = devices::table
+            .filter(devices::id.eq(device_id))
+            .filter(devices::account_id.eq(account.as_str()))
+            .select(devices::name)
+            .first(conn)
+            .optional()?;
+        let Some(name) = name else {
+            return Err(EnrollmentError::NotFound(device_id.to_owned()));
+        };
+        let changed = diesel::update(
+            devices::table
+                .find(device_id)
+                .filter(devices::status.eq("active")),
+        )
+        .set((
+            devices::status.eq("deactivated"),
+            devices::deactivated_at.eq(now),
+        ))
+        .execute(conn)?;
+        let cas: Vec<String> = certificates::table
+            .filter(certificates::device_id.eq(device_id))
+            .filter(certificates::status.eq("active"))
+            .select(certificates::ca_id)
+            .distinct()
+            .load(conn)?;
+        diesel::update(
+            certificates::table
+                .filter(certificates::device_id.eq(device_id))
+                .filter(certificates::status.eq("active")),
+        )
+        .set((
+            certificates::status.eq("revoked"),
+            certificates::revoked_at.eq(now),
+        ))
+        .execute(conn)?;
+        if changed > 0 {
+            history::record(
+                conn,
+                clock,
+                account,
+                "Devices",
+                &format!("Device {name} deactivated"),
+                by,
+                None,
+            )?;
+        }
+        Ok::<_, EnrollmentError>((changed > 0, cas))
+    })?;
+    for ca in cas {
+        platform_pki::crl(conn, clock, master, &ca, true)?;
+    }
+    Ok(changed)
+}

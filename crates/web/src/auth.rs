@@ -152,3 +152,33 @@ impl FromRequest for ApplicationCaller {
         })
     }
 }
+
+/// A device calling device-api, authenticated by its device certificate (mutual TLS).
+#[derive(Debug, Clone)]
+pub struct DeviceCaller(pub lanyard_enrollment::device::DeviceIdentity);
+
+impl FromRequest for DeviceCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let certificate = req.conn_data::<PeerCertificate>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+            let PeerCertificate(der) = certificate
+                .ok_or_else(|| unauthorized("a device certificate is required (mutual TLS)"))?;
+            state
+                .db(move |conn, clock| {
+                    lanyard_enrollment::device::authenticate_certificate(conn, clock, &der)
+                })
+                .await?
+                .map(Self)
+                .ok_or_else(|| {
+                    unauthorized(
+                        "the device certificate is revoked or expired, the device is deactivated, or the certificate is not this platform's",
+                    )
+                })
+        })
+    }
+}
