@@ -671,85 +671,138 @@ fn a_phone_enrolls_and_calls_with_its_certificate(backend: Backend) {
         ],
     );
     assert_eq!(status, StatusCode::OK, "{user}");
-    let enrollments = format!(
-        "{admin}/rest/users/{}/enrollments",
-        user["oid"].as_str().expect("oid")
-    );
-    let (status, created) = install.curl("POST", &enrollments, &["-H", &auth]);
-    assert_eq!(status, StatusCode::OK, "{created}");
-    let link = created["deviceConfigUrl"].as_str().expect("url").to_owned();
-    assert!(
-        link.starts_with(&format!("{device}/deviceConfig/")),
-        "{link}"
-    );
-
-    // The phone: open the link, make a key and a request, enroll.
-    let (status, config) = install.curl("GET", &link, &[]);
-    assert_eq!(status, StatusCode::OK, "{config}");
-    let (key, csr) = (install.path("phone.key"), install.path("phone.csr"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ])
-        .args(["-subj", "/CN=phone", "-keyout", &key, "-out", &csr])
-        .output()
-        .expect("openssl");
-    assert!(made.status.success());
-    let secret = link
-        .rsplit('/')
-        .next()
-        .and_then(|t| t.split('?').next())
-        .expect("secret");
-    let request = json!({"secret": secret, "deviceName": "Hana's phone", "vendorId": "v-9",
-        "deviceType": "OTHER", "appVersion": "1.0.0", "csr": std::fs::read_to_string(&csr).expect("csr")})
-    .to_string();
-    let enroll_url = config["enrollUrl"].as_str().expect("enroll url");
-    let (status, enrolled) = install.curl(
-        "POST",
-        enroll_url,
-        &["-H", "Content-Type: application/json", "-d", &request],
-    );
-    assert_eq!(status, StatusCode::OK, "{enrolled}");
-    let identity = install.path("phone.pem");
-    std::fs::write(
-        &identity,
-        format!(
-            "{}{}",
-            enrolled["certificateChain"].as_str().expect("chain"),
-            std::fs::read_to_string(&key).expect("key")
-        ),
-    )
-    .expect("pem");
+    let oid = user["oid"].as_str().expect("oid").to_owned();
+    let enrollments = format!("{admin}/rest/users/{oid}/enrollments");
+    // The phone: open the link, make a key and a request, enroll. Returns the enrollment answer
+    // and the PEM (certificate chain and key) it then uses as its identity.
+    let enroll = |name: &str| -> (Value, String) {
+        let (status, created) = install.curl("POST", &enrollments, &["-H", &auth]);
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let link = created["deviceConfigUrl"].as_str().expect("url").to_owned();
+        assert!(
+            link.starts_with(&format!("{device}/deviceConfig/")),
+            "{link}"
+        );
+        let (status, config) = install.curl("GET", &link, &[]);
+        assert_eq!(status, StatusCode::OK, "{config}");
+        let (key, csr) = (
+            install.path(&format!("{name}.key")),
+            install.path(&format!("{name}.csr")),
+        );
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
+            .args(["-subj", "/CN=phone", "-keyout", &key, "-out", &csr])
+            .output()
+            .expect("openssl");
+        assert!(made.status.success());
+        let secret = link
+            .rsplit('/')
+            .next()
+            .and_then(|t| t.split('?').next())
+            .expect("secret");
+        let request = json!({"secret": secret, "deviceName": name, "vendorId": format!("vendor-{name}"),
+            "deviceType": "OTHER", "appVersion": "1.0.0", "csr": std::fs::read_to_string(&csr).expect("csr")})
+        .to_string();
+        let enroll_url = config["enrollUrl"].as_str().expect("enroll url");
+        let (status, enrolled) = install.curl(
+            "POST",
+            enroll_url,
+            &["-H", "Content-Type: application/json", "-d", &request],
+        );
+        assert_eq!(status, StatusCode::OK, "{enrolled}");
+        let identity = install.path(&format!("{name}.pem"));
+        std::fs::write(
+            &identity,
+            format!(
+                "{}{}",
+                enrolled["certificateChain"].as_str().expect("chain"),
+                std::fs::read_to_string(&key).expect("key")
+            ),
+        )
+        .expect("pem");
+        (enrolled, identity)
+    };
+    let (enrolled, identity) = enroll("first");
     let (_, list) = install.curl("GET", &enrollments, &["-H", &auth]);
     assert_eq!(list["data"][0]["state"], "USED");
-
-    // Calls with the device certificate; after deregistration the next call is refused.
     let (status, me) = install.curl("GET", &format!("{device}/device"), &["--cert", &identity]);
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["deviceId"], enrolled["deviceId"]);
     let (status, _) = install.curl("GET", &format!("{device}/device"), &[]);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = install.curl(
-        "DELETE",
-        &format!("{device}/device"),
-        &["--cert", &identity],
+    let (_, devices) = install.curl(
+        "GET",
+        &format!("{admin}/rest/users/{oid}/devices"),
+        &["-H", &auth],
     );
-    assert_eq!(status, StatusCode::OK);
-    let (status, refused) =
-        install.curl("GET", &format!("{device}/device"), &["--cert", &identity]);
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert_eq!(
+        devices["data"],
+        json!([{"deviceName": "first", "vendorId": "vendor-first", "customerFullName": "Hana", "deviceType": "OTHER"}])
+    );
+
     // A device certificate is no management credential.
     let (status, _) = install.curl(
         "GET",
         &format!("{admin}/rest/users"),
         &["--cert", &identity],
     );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The administrator deactivates it with the person's deactivation code: refused next call.
+    let deactivations = format!("{admin}/rest/devices/deactivations");
+    let wrong = json!({"deactivationPassword": "nope", "vendorId": "vendor-first"}).to_string();
+    let (status, error) = install.curl(
+        "POST",
+        &deactivations,
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &wrong,
+        ],
+    );
+    assert_eq!(
+        (status.as_u16(), error["code"].clone()),
+        (420, json!("FORBIDDEN")),
+        "{error}"
+    );
+    let right =
+        json!({"suspensionPassword": enrolled["deactivationCode"], "vendorId": "vendor-first"})
+            .to_string();
+    let (status, _) = install.curl(
+        "POST",
+        &deactivations,
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &right,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK);
+    let (status, refused) =
+        install.curl("GET", &format!("{device}/device"), &["--cert", &identity]);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    let (_, devices) = install.curl("GET", &format!("{admin}/rest/devices"), &["-H", &auth]);
+    assert_eq!(devices["data"], json!([]));
+
+    // A second phone deregisters itself.
+    let (_, second) = enroll("second");
+    let (status, _) = install.curl("DELETE", &format!("{device}/device"), &["--cert", &second]);
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = install.curl("GET", &format!("{device}/device"), &["--cert", &second]);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     running.stop();
 }

@@ -504,3 +504,195 @@ pub fn deactivate(
     }
     Ok(changed)
 }
+
+/// A device as lists show it (DeviceData).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Id.
+    pub id: String,
+    /// `deviceName`.
+    pub name: String,
+    /// `vendorId`.
+    pub vendor_id: String,
+    /// `customerFullName`: the owner's full name (or alias / e-mail).
+    pub owner_name: String,
+    /// `deviceType`.
+    pub device_type: String,
+    /// `active` or `deactivated`.
+    pub status: String,
+    /// App version.
+    pub app_version: String,
+    /// Enrolled at.
+    pub created_at: DateTime<chrono::Utc>,
+    /// Last call.
+    pub last_seen_at: DateTime<chrono::Utc>,
+}
+
+type InfoRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    chrono::NaiveDateTime,
+);
+
+fn owner_name(
+    conn: &mut DbConnection,
+    user: Option<String>,
+    administrator: Option<String>,
+) -> Result<String> {
+    Ok(match (user, administrator) {
+        (Some(u), _) => {
+            let user = lanyard_identity::end_user::get_by_id(
+                conn,
+                &lanyard_core::id::EndUserId::from_stored(u),
+            )?;
+            user.full_name
+                .clone()
+                .unwrap_or_else(|| user.primary_alias().unwrap_or_default().to_owned())
+        }
+        (None, Some(a)) => {
+            lanyard_identity::admin::get(conn, &lanyard_core::id::AdministratorId::from_stored(a))?
+                .full_name
+        }
+        (None, None) => String::new(),
+    })
+}
+
+/// The active devices of `account` (whose: `holder`, or everyone's), newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    holder: Option<crate::enrollment::Holder<'_>>,
+) -> Result<Vec<DeviceInfo>> {
+    use lanyard_identity::rights::{Area, Verb, authorize};
+    authorize(conn, actor, Area::Devices, Verb::View, account)?;
+    let mut q = devices::table
+        .filter(devices::account_id.eq(account.as_str()))
+        .filter(devices::status.eq("active"))
+        .into_boxed();
+    match holder {
+        Some(crate::enrollment::Holder::User(oid)) => {
+            let user = lanyard_identity::end_user::get(conn, account, oid)?;
+            q = q.filter(devices::end_user_id.eq(user.id.as_str().to_owned()));
+        }
+        Some(crate::enrollment::Holder::Administrator(email)) => {
+            match lanyard_identity::admin::find_by_email(conn, email)? {
+                Some(a) if &a.account == account => {
+                    q = q.filter(devices::administrator_id.eq(a.id.as_str().to_owned()))
+                }
+                _ => {
+                    return Err(EnrollmentError::Identity(IdentityError::NotFound {
+                        what: "administrator",
+                        key: email.to_owned(),
+                    }));
+                }
+            }
+        }
+        None => {}
+    }
+    let rows: Vec<InfoRow> = q
+        .order((devices::created_at.desc(), devices::id))
+        .select((
+            devices::id,
+            devices::name,
+            devices::vendor_id,
+            devices::end_user_id,
+            devices::administrator_id,
+            devices::device_type,
+            devices::status,
+            devices::app_version,
+            devices::created_at,
+            devices::last_seen_at,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                name,
+                vendor_id,
+                user,
+                administrator,
+                device_type,
+                status,
+                app_version,
+                created,
+                seen,
+            )| {
+                Ok(DeviceInfo {
+                    owner_name: owner_name(conn, user, administrator)?,
+                    id,
+                    name,
+                    vendor_id,
+                    device_type,
+                    status,
+                    app_version,
+                    created_at: created.and_utc(),
+                    last_seen_at: seen.and_utc(),
+                })
+            },
+        )
+        .collect()
+}
+
+/// Attempts at a deactivation code allowed per account in a quarter of an hour.
+const DEACTIVATION_ATTEMPTS: lanyard_identity::throttle::Limit =
+    lanyard_identity::throttle::Limit {
+        max: 10,
+        window: TimeDelta::minutes(15),
+    };
+
+/// Deactivates the device of `account` whose deactivation code is `code` (API §7.4; the
+/// self-service page): `vendor_id`, when given, names the device (`NOT_FOUND` when there is no
+/// such active device). A wrong code is `FORBIDDEN`; attempts are rate limited per account.
+pub fn deactivate_with_code(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    account: &AccountId,
+    vendor_id: Option<&str>,
+    code: &str,
+) -> Result<String> {
+    let key = format!("deactivation-code:{}", account.as_str());
+    lanyard_identity::throttle::check(conn, clock, &key, DEACTIVATION_ATTEMPTS)?;
+    let mut q = devices::table
+        .filter(devices::account_id.eq(account.as_str()))
+        .filter(devices::status.eq("active"))
+        .into_boxed();
+    if let Some(vendor) = vendor_id {
+        q = q.filter(devices::vendor_id.eq(vendor.to_owned()));
+    }
+    let candidates: Vec<(String, String)> = q
+        .select((devices::id, devices::deactivation_hash))
+        .load(conn)?;
+    if vendor_id.is_some() && candidates.is_empty() {
+        return Err(EnrollmentError::NotFound(
+            vendor_id.unwrap_or_default().to_owned(),
+        ));
+    }
+    let presented = hash_token(code.trim());
+    let Some((device_id, _)) = candidates.into_iter().find(|(_, hash)| {
+        lanyard_core::secret::constant_time_eq(hash.as_bytes(), presented.as_bytes())
+    }) else {
+        lanyard_identity::throttle::hit(conn, clock, &key, DEACTIVATION_ATTEMPTS)?;
+        return Err(EnrollmentError::Identity(IdentityError::Forbidden(
+            "the deactivation code is not valid".into(),
+        )));
+    };
+    deactivate(
+        conn,
+        clock,
+        master,
+        account,
+        &device_id,
+        "deactivation code",
+    )?;
+    Ok(device_id)
+}

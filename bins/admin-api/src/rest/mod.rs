@@ -3,6 +3,7 @@
 mod access_keys;
 mod administrators;
 mod applications;
+mod devices;
 mod enrollments;
 mod invitations;
 mod login_names;
@@ -48,6 +49,16 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/administrators/{user_id}/enrollments/{id}",
                 web::delete().to(enrollments::handlers::delete_for_administrator),
+            )
+            .route("/devices", web::get().to(devices::all))
+            .route(
+                "/devices/deactivations",
+                web::post().to(devices::deactivate),
+            )
+            .route("/users/{oid}/devices", web::get().to(devices::of_user))
+            .route(
+                "/administrators/{user_id}/devices",
+                web::get().to(devices::of_administrator),
             )
             .route("/loginNames", web::get().to(login_names::find::handle))
             .route("/loginNames", web::delete().to(login_names::delete::handle))
