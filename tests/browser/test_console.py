@@ -5,6 +5,7 @@ export opens in openpyxl (a reader Lanyard did not write)."""
 
 import datetime
 import io
+import json
 import re
 import subprocess
 import time
@@ -649,6 +650,30 @@ def test_end_user_details_aliases_and_enrollment_qr(lanyard, browser, tmp_path):
     assert decoded.returncode == 0, decoded.stderr
     url = decoded.stdout.strip()
     assert re.fullmatch(r"https://\S+/deviceConfig/[\d.]+/[0-9a-f]{32}\?expireDate=\S+", url), url
+
+    # A phone (curl and openssl) enrolls with the decoded link; the administrator sees the device
+    # and deactivates it; the phone's next call is refused.
+    ca = str(pathlib.Path(lanyard.dir) / "data" / "ca.pem")
+    key, csr, pem = tmp_path / "phone.key", tmp_path / "phone.csr", tmp_path / "phone.pem"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=phone", "-keyout", str(key), "-out", str(csr)], check=True, capture_output=True)
+    config = json.loads(subprocess.run(["curl", "-sS", "--fail", "--cacert", ca, url], capture_output=True, text=True,
+                                       check=True).stdout)
+    secret = url.split("?")[0].rsplit("/", 1)[1]
+    body = json.dumps({"secret": secret, "deviceName": "Frank's phone", "vendorId": "frank-phone",
+                       "deviceType": "ANDROID", "appVersion": "1.0.0", "csr": csr.read_text()})
+    enrolled = json.loads(subprocess.run(["curl", "-sS", "--fail", "--cacert", ca, "-H", "Content-Type: application/json",
+                                          "-d", body, config["enrollUrl"]], capture_output=True, text=True, check=True).stdout)
+    pem.write_text(enrolled["certificateChain"] + key.read_text())
+    device_url = config["enrollUrl"].rsplit("/", 1)[0] + "/device"
+    call = lambda: subprocess.run(["curl", "-sS", "--cacert", ca, "--cert", str(pem), "-o", "/dev/null", "-w", "%{http_code}",
+                                   device_url], capture_output=True, text=True, check=True).stdout
+    assert call() == "200"
+    driver.get(lanyard.url + f"/console/users/{oid}")
+    assert driver.find_element(By.ID, f"enrollment-{enrollment_id}").text == "USED"
+    submit(driver, f"/console/users/{oid}/device-deactivate")
+    assert driver.find_element(By.ID, "no-devices").text == "No devices."
+    assert call() == "401"
 
     submit(driver, f"/console/users/{oid}/disable")
     assert driver.find_element(By.ID, "user-status").text == "(disabled)"

@@ -696,3 +696,46 @@ pub fn deactivate_with_code(
     )?;
     Ok(device_id)
 }
+
+/// An administrator deactivates device `device_id` of `account` (console "Device management"):
+/// authorized like every change, recorded under the administrator's name.
+pub fn deactivate_by(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    device_id: &str,
+) -> Result<bool> {
+    use lanyard_identity::rights::{Area, Verb, authorize};
+    authorize(conn, actor, Area::Devices, Verb::Delete, account)?;
+    deactivate(conn, clock, master, account, device_id, &actor.name)
+}
+
+/// Deletes end user `oid` of `account` with everything that hangs on it (SPEC §2): active devices
+/// are deactivated (their certificates revoked and listed in new CRLs), enrollments go with the
+/// user. One transaction.
+pub fn delete_end_user(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    oid: &lanyard_core::Oid,
+) -> Result<()> {
+    write_transaction(conn, |conn| {
+        let active: Vec<String> = {
+            let user = lanyard_identity::end_user::get(conn, account, oid)?;
+            devices::table
+                .filter(devices::end_user_id.eq(user.id.as_str()))
+                .filter(devices::status.eq("active"))
+                .select(devices::id)
+                .load(conn)?
+        };
+        for device_id in active {
+            deactivate_by(conn, clock, master, actor, account, &device_id)?;
+        }
+        lanyard_identity::end_user::delete(conn, clock, actor, account, oid)?;
+        Ok(())
+    })
+}

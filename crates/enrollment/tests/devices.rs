@@ -281,7 +281,67 @@ fn the_plan_limits_devices_per_person(db: &TestDb) {
     );
 }
 
+fn deleting_a_person_deactivates_their_devices(db: &TestDb) {
+    let w = world(db);
+    let (_, secret) = w.enrollment(db);
+    let (_, request) = phone();
+    let enrolled = device::enroll(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &secret,
+        &request,
+        CRL_BASE,
+    )
+    .expect("enroll");
+    let der = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
+        .to_der()
+        .expect("der");
+    assert!(
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &der)
+            .expect("auth")
+            .is_some()
+    );
+    device::delete_end_user(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &w.actor,
+        &w.org,
+        &w.user,
+    )
+    .expect("delete");
+    assert!(
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &der)
+            .expect("auth")
+            .is_none()
+    );
+    let crl = lanyard_pki::X509Crl::from_der(
+        &platform_pki::crl(&mut db.conn(), &w.clock, &w.master, "devices-1", false).expect("crl"),
+    )
+    .expect("der");
+    let listed: Vec<String> = crl
+        .get_revoked()
+        .expect("revoked")
+        .iter()
+        .map(|r| {
+            r.serial_number()
+                .to_bn()
+                .expect("bn")
+                .to_hex_str()
+                .expect("hex")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(listed, vec![enrolled.serial]);
+    assert!(matches!(
+        end_user::get(&mut db.conn(), &w.org, &w.user),
+        Err(IdentityError::NotFound { .. })
+    ));
+}
+
 both_backends!(
+    deleting_a_person_deactivates_their_devices,
     a_phone_enrolls_once_with_its_own_key,
     twenty_concurrent_attempts_make_one_device,
     the_plan_limits_devices_per_person,

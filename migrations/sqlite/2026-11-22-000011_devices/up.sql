@@ -24,4 +24,4 @@ CREATE INDEX devices_end_user ON devices (end_user_id, status);
 CREATE INDEX devices_administrator ON devices (administrator_id, status);
 
 -- Device certificates live with the access-key certificates (one CRL per CA).
-ALTER TABLE certificates ADD COLUMN device_id TEXT REFERENCES devices (id);
+ALTER TABLE certificates ADD COLUMN device_id TEXT REFERENCES devices (id) ON DELETE SET NULL;

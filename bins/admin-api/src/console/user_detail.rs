@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpResponse, web};
 use lanyard_core::Oid;
+use lanyard_enrollment::device;
 use lanyard_enrollment::enrollment::{self, Holder, Links};
 use lanyard_enrollment::{EnrollmentError, qr};
 use lanyard_identity::IdentityError;
@@ -42,27 +43,22 @@ async fn render(
 ) -> Result<HttpResponse, ConsoleError> {
     let (c, o) = (console.clone(), oid.clone());
     let (device_api, master) = (state.settings.device_api.url(), state.master_key.clone());
-    let (user, enrollments) = state
+    let (user, enrollments, devices) = state
         .db(move |conn, clock| {
             authorize(conn, &c.actor, Area::EndUsers, Verb::View, &c.admin.account)?;
             let user = end_user::get(conn, &c.admin.account, &o)?;
-            let enrollments = if c.actor.rights.allows(Area::Devices, Verb::View) {
-                let links = Links {
-                    device_api: &device_api,
-                    master: &master,
-                };
-                enrollment::list(
-                    conn,
-                    clock,
-                    &c.actor,
-                    &c.admin.account,
-                    Holder::User(&o),
-                    links,
-                )?
-            } else {
-                Vec::new()
+            if !c.actor.rights.allows(Area::Devices, Verb::View) {
+                return Ok::<_, EnrollmentError>((user, Vec::new(), Vec::new()));
+            }
+            let links = Links {
+                device_api: &device_api,
+                master: &master,
             };
-            Ok::<_, EnrollmentError>((user, enrollments))
+            let holder = Holder::User(&o);
+            let enrollments =
+                enrollment::list(conn, clock, &c.actor, &c.admin.account, holder, links)?;
+            let devices = device::list(conn, &c.actor, &c.admin.account, Some(holder))?;
+            Ok((user, enrollments, devices))
         })
         .await?;
     let form = shown.form.unwrap_or_else(|| {
@@ -89,6 +85,10 @@ async fn render(
             oid => user.oid.to_string(), alias => user.primary_alias().unwrap_or_default(),
             aliases => user.aliases.clone(), disabled => user.disabled, created => day(user.created_at),
         },
+        devices => devices.iter().map(|d| minijinja::context! {
+            id => d.id.clone(), name => d.name.clone(), vendor => d.vendor_id.clone(), kind => d.device_type.clone(),
+            app => d.app_version.clone(), enrolled => day(d.created_at), seen => day(d.last_seen_at),
+        }).collect::<Vec<_>>(),
         enrollments => enrollments.iter().map(|e| minijinja::context! {
             id => e.id.clone(), state => e.state.as_str(), expires => day(e.expires_at), url => e.device_config_url.clone(),
             active => e.state == enrollment::EnrollmentState::Active,
@@ -96,6 +96,7 @@ async fn render(
         allowed => minijinja::context! {
             edit => rights.allows(Area::EndUsers, Verb::Edit), delete => rights.allows(Area::EndUsers, Verb::Delete),
             devices => rights.allows(Area::Devices, Verb::View), enroll => rights.allows(Area::Devices, Verb::Create),
+            deactivate => rights.allows(Area::Devices, Verb::Delete),
         },
         form => form, errors => shown.errors, error => shown.error, notice => shown.notice,
     });
@@ -170,7 +171,9 @@ pub(crate) async fn act(
                 end_user::update(conn, clock, actor, account, &o, changes)
                     .map(|_| if disabled { "Disabled." } else { "Enabled." }.to_owned())
             }
-            "delete" => end_user::delete(conn, clock, actor, account, &o).map(|()| String::new()),
+            "delete" => device::delete_end_user(conn, clock, &master, actor, account, &o)
+                .map(|()| String::new())
+                .map_err(enrollment_error),
             "alias-add" => {
                 let new = Alias::parse("alias", value("alias").unwrap_or_default())?;
                 alias::add(conn, clock, actor, account, &o, &new).map(|_| "Alias added.".to_owned())
@@ -193,6 +196,16 @@ pub(crate) async fn act(
                     .map(|e| format!("Enrollment {} created.", e.id))
                     .map_err(enrollment_error)
             }
+            "device-deactivate" => device::deactivate_by(
+                conn,
+                clock,
+                &master,
+                actor,
+                account,
+                value("device").unwrap_or_default(),
+            )
+            .map(|_| "Device deactivated; its certificate is revoked.".to_owned())
+            .map_err(enrollment_error),
             "enrollment-delete" => enrollment::delete(
                 conn,
                 clock,

@@ -1,8 +1,9 @@
-//! `DELETE /rest/users/{oid}`: delete an end user and its aliases. Answers with the OID.
+//! `DELETE /rest/users/{oid}`: delete an end user with its aliases and enrollments; its devices
+//! are deactivated (certificates revoked) first. Answers with the OID.
 
 use crate::rest::parse_oid;
 use actix_web::{HttpResponse, web};
-use lanyard_identity::end_user;
+use lanyard_enrollment::device;
 use lanyard_web::auth::ManagementCaller;
 use lanyard_web::{ApiError, AppState};
 
@@ -13,8 +14,11 @@ pub(crate) async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let oid = parse_oid("oid", &path)?;
     let answer = oid.to_string();
+    let master = state.master_key.clone();
     state
-        .db(move |conn, clock| end_user::delete(conn, clock, &caller.actor, &caller.account, &oid))
+        .db(move |conn, clock| {
+            device::delete_end_user(conn, clock, &master, &caller.actor, &caller.account, &oid)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
