@@ -120,7 +120,7 @@ pub(crate) async fn show(
 }
 
 /// `edit`, `disable`, `enable`, `delete`, `alias-add`, `alias-delete`, `enroll`,
-/// `enrollment-delete`.
+/// `enrollment-delete`, `device-deactivate`.
 pub(crate) async fn act(
     console: Console,
     state: web::Data<AppState>,
