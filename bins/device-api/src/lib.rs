@@ -118,7 +118,11 @@ async fn enroll(
     state: web::Data<AppState>,
     Json(req): Json<EnrollRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (master, crl_base) = (state.master_key.clone(), state.crl_base());
+    let (master, crl_base, mail_domain) = (
+        state.master_key.clone(),
+        state.crl_base(),
+        state.settings.mail_domain(),
+    );
     let enrolled = state
         .db(move |conn, clock| {
             let request = DeviceRequest {
@@ -129,7 +133,15 @@ async fn enroll(
                 push_registration: req.push_registration,
                 csr: req.csr.into_bytes(),
             };
-            device::enroll(conn, clock, &master, &req.secret, &request, &crl_base)
+            device::enroll(
+                conn,
+                clock,
+                &master,
+                &req.secret,
+                &request,
+                &crl_base,
+                &mail_domain,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(EnrolledData {

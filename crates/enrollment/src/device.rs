@@ -106,6 +106,7 @@ pub fn enroll(
     secret: &str,
     request: &DeviceRequest,
     crl_base: &str,
+    mail_domain: &str,
 ) -> Result<Enrolled> {
     let name = text("deviceName", &request.name, 100)?;
     let vendor_id = text("vendorId", &request.vendor_id, 200)?;
@@ -237,6 +238,27 @@ pub fn enroll(
                 certificates::created_at.eq(now.naive_utc()),
             ))
             .execute(conn)?;
+        // The confirmation letter (when the account sends them and the person has an e-mail),
+        // in the same transaction: it goes out exactly when the device exists.
+        let settings = organization::settings(conn, &account)?;
+        let (person, address) = person_and_email(conn, user.clone(), administrator.clone())?;
+        if settings.confirmation_letter_enabled
+            && let Some(address) = address
+            && let Ok(to) = lanyard_core::Email::parse(&address)
+        {
+            let chain = account::ancestors(conn, &account)?;
+            let vars = minijinja_vars(&person, &name, &code, &account::get(conn, &account)?.name);
+            lanyard_mail::templates::send(
+                conn,
+                clock,
+                mail_domain,
+                &chain,
+                "device_confirmation",
+                &to,
+                vars,
+            )
+            .map_err(|e| EnrollmentError::Identity(IdentityError::Inconsistent(e.to_string())))?;
+        }
         history::record(
             conn,
             clock,
@@ -738,4 +760,37 @@ pub fn delete_end_user(
         lanyard_identity::end_user::delete(conn, clock, actor, account, oid)?;
         Ok(())
     })
+}
+
+/// The holder's display name and e-mail address, if any.
+fn person_and_email(
+    conn: &mut DbConnection,
+    user: Option<String>,
+    administrator: Option<String>,
+) -> Result<(String, Option<String>)> {
+    Ok(match (user, administrator) {
+        (Some(u), _) => {
+            let user = lanyard_identity::end_user::get_by_id(
+                conn,
+                &lanyard_core::id::EndUserId::from_stored(u),
+            )?;
+            let name = user
+                .full_name
+                .clone()
+                .unwrap_or_else(|| user.primary_alias().unwrap_or_default().to_owned());
+            (name, user.email.clone())
+        }
+        (None, Some(a)) => {
+            let admin = lanyard_identity::admin::get(
+                conn,
+                &lanyard_core::id::AdministratorId::from_stored(a),
+            )?;
+            (admin.full_name, Some(admin.email))
+        }
+        (None, None) => (String::new(), None),
+    })
+}
+
+fn minijinja_vars(name: &str, device: &str, code: &str, account_name: &str) -> minijinja::Value {
+    minijinja::context! { name => name, device => device, code => code, account_name => account_name }
 }

@@ -124,9 +124,21 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
         &secret,
         &request,
         CRL_BASE,
+        "lanyard.test",
     )
     .expect("enroll");
     assert_eq!(enrolled.deactivation_code.len(), 12);
+    // The confirmation letter with the code is in the outbox, written with the device.
+    let letter = lanyard_mail::recent_to(&mut db.conn(), "dora@acme.example", 1)
+        .expect("mails")
+        .pop()
+        .expect("a confirmation letter");
+    assert!(
+        letter.text.contains(&enrolled.deactivation_code),
+        "{}",
+        letter.text
+    );
+    assert!(letter.text.contains("Dora's phone"));
     let chain = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain");
     assert_eq!(chain.len(), 2);
     assert!(
@@ -170,6 +182,7 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
             secret,
             request,
             CRL_BASE,
+            "lanyard.test",
         )
         .expect_err("refused")
     };
@@ -221,8 +234,16 @@ fn twenty_concurrent_attempts_make_one_device(db: &TestDb) {
                 scope.spawn(move || {
                     let (_, request) = phone();
                     let mut conn = pool.get().expect("connection");
-                    device::enroll(&mut conn, &w.clock, &w.master, &secret, &request, CRL_BASE)
-                        .is_ok()
+                    device::enroll(
+                        &mut conn,
+                        &w.clock,
+                        &w.master,
+                        &secret,
+                        &request,
+                        CRL_BASE,
+                        "lanyard.test",
+                    )
+                    .is_ok()
                 })
             })
             .collect();
@@ -262,6 +283,7 @@ fn the_plan_limits_devices_per_person(db: &TestDb) {
             &secret,
             &phone().1,
             CRL_BASE,
+            "lanyard.test",
         )
         .expect("within the limit");
     }
@@ -273,6 +295,7 @@ fn the_plan_limits_devices_per_person(db: &TestDb) {
         &secret,
         &phone().1,
         CRL_BASE,
+        "lanyard.test",
     )
     .expect_err("limit");
     assert_eq!(
@@ -292,6 +315,7 @@ fn deleting_a_person_deactivates_their_devices(db: &TestDb) {
         &secret,
         &request,
         CRL_BASE,
+        "lanyard.test",
     )
     .expect("enroll");
     let der = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]

@@ -58,6 +58,13 @@ pub const BUILTIN: &[Builtin] = &[
         html: "<p>Hello {{ name }},</p><p>to make this address your Lanyard login, open <a href=\"{{ link }}\">this link</a>.</p><p>The link works once, until {{ expires }}.</p>",
     },
     Builtin {
+        name: "device_confirmation",
+        description: "A phone was enrolled: the confirmation letter with its deactivation code",
+        subject: "Your phone is enrolled with {{ account_name }}",
+        text: "Hello {{ name }},\n\nthe phone \"{{ device }}\" is now enrolled with {{ account_name }}.\n\nIf it is ever lost, its deactivation code is {{ code }}\nKeep this e-mail: the code is not shown again.\n",
+        html: "<p>Hello {{ name }},</p><p>the phone <b>{{ device }}</b> is now enrolled with {{ account_name }}.</p><p>If it is ever lost, its deactivation code is <code>{{ code }}</code>. Keep this e-mail: the code is not shown again.</p>",
+    },
+    Builtin {
         name: "account_disabled",
         description: "An account was disabled by its parent",
         subject: "{{ account_name }} has been disabled",
@@ -297,6 +304,7 @@ mod tests {
             expires => "tomorrow",
             name => "Ann",
             by => "Platform",
+            device => "Ann's phone",
         };
         for b in BUILTIN {
             let text = TemplateText {

@@ -16,10 +16,11 @@ fn sample() -> minijinja::Value {
     minijinja::context! {
         account_name => "Example Ltd", inviter_name => "Ann Admin", link => "https://example.com/x",
         code => "ABCDEFGH12345678ABCDEFGH", expires => "2026-01-01 12:00 UTC", name => "Ann Admin", by => "Platform",
+        device => "Ann's phone",
     }
 }
 
-const VARIABLES: &str = "account_name, inviter_name, link, code, expires, name, by";
+const VARIABLES: &str = "account_name, inviter_name, link, code, expires, name, by, device";
 
 fn origin(text: &TemplateText, me: &lanyard_core::id::AccountId) -> &'static str {
     match &text.overridden_by {
