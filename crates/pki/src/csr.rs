@@ -25,7 +25,8 @@ pub fn parse_csr(input: &[u8]) -> Result<Csr> {
     let req = if trimmed.starts_with(b"-----BEGIN") {
         X509Req::from_pem(trimmed)
     } else {
-        X509Req::from_der(trimmed)
+        // DER is binary: its last byte may look like whitespace, so it is read untrimmed.
+        X509Req::from_der(input)
     }
     .map_err(|_| PkiError::invalid("csr", "is not a PEM or DER PKCS#10 certificate request"))?;
     let public_key = req
@@ -48,4 +49,29 @@ pub fn parse_csr(input: &[u8]) -> Result<Csr> {
         public_key,
         common_name,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_csr;
+    use crate::{KeySpec, generate_key};
+
+    /// A DER request whose last byte is a whitespace code (0x0a, 0x20, …) must still parse:
+    /// trimming it as text would cut the signature. Many keys are tried, so some requests end
+    /// in such a byte.
+    #[test]
+    fn der_requests_are_not_trimmed() {
+        let mut seen_whitespace_end = false;
+        for _ in 0..400 {
+            let key = generate_key(KeySpec::EcP256).expect("key");
+            let mut req = openssl::x509::X509ReqBuilder::new().expect("req");
+            req.set_pubkey(&key).expect("pubkey");
+            req.sign(&key, openssl::hash::MessageDigest::sha256())
+                .expect("sign");
+            let der = req.build().to_der().expect("der");
+            seen_whitespace_end |= der.last().is_some_and(u8::is_ascii_whitespace);
+            parse_csr(&der).expect("a good DER request parses");
+        }
+        assert!(seen_whitespace_end, "the case was exercised");
+    }
 }
