@@ -161,10 +161,8 @@ pub fn enroll(
             return Err(not_allowed("this enrollment was already used"));
         }
         let account = AccountId::from_stored(account_id);
-        let limit = organization::settings(conn, &account)?
-            .plan
-            .map(|p| p.max_devices_per_user);
-        if let Some(max) = limit {
+        let settings = organization::settings(conn, &account)?;
+        if let Some(max) = settings.plan.as_ref().map(|p| p.max_devices_per_user) {
             let mut q = devices::table
                 .filter(devices::status.eq("active"))
                 .into_boxed();
@@ -240,7 +238,6 @@ pub fn enroll(
             .execute(conn)?;
         // The confirmation letter (when the account sends them and the person has an e-mail),
         // in the same transaction: it goes out exactly when the device exists.
-        let settings = organization::settings(conn, &account)?;
         let (person, address) = person_and_email(conn, user.clone(), administrator.clone())?;
         if settings.confirmation_letter_enabled
             && let Some(address) = address
@@ -437,11 +434,7 @@ pub fn authenticate_certificate(
     let Some((pem, device_id, account, name)) = found else {
         return Ok(None);
     };
-    let same = lanyard_pki::X509::from_pem(pem.as_bytes())
-        .ok()
-        .and_then(|c| c.to_der().ok())
-        .is_some_and(|stored| lanyard_core::secret::constant_time_eq(&stored, der));
-    if !same {
+    if !lanyard_pki::same_certificate(&pem, der) {
         return Ok(None);
     }
     // A call is not a write, except this at most once a minute.
@@ -563,29 +556,6 @@ type InfoRow = (
     chrono::NaiveDateTime,
 );
 
-fn owner_name(
-    conn: &mut DbConnection,
-    user: Option<String>,
-    administrator: Option<String>,
-) -> Result<String> {
-    Ok(match (user, administrator) {
-        (Some(u), _) => {
-            let user = lanyard_identity::end_user::get_by_id(
-                conn,
-                &lanyard_core::id::EndUserId::from_stored(u),
-            )?;
-            user.full_name
-                .clone()
-                .unwrap_or_else(|| user.primary_alias().unwrap_or_default().to_owned())
-        }
-        (None, Some(a)) => {
-            lanyard_identity::admin::get(conn, &lanyard_core::id::AdministratorId::from_stored(a))?
-                .full_name
-        }
-        (None, None) => String::new(),
-    })
-}
-
 /// The active devices of `account` (whose: `holder`, or everyone's), newest first.
 pub fn list(
     conn: &mut DbConnection,
@@ -634,6 +604,9 @@ pub fn list(
             devices::last_seen_at,
         ))
         .load(conn)?;
+    // One lookup per person, not per device: a person often has several.
+    let mut owners: std::collections::HashMap<(Option<String>, Option<String>), String> =
+        std::collections::HashMap::new();
     rows.into_iter()
         .map(
             |(
@@ -648,8 +621,17 @@ pub fn list(
                 created,
                 seen,
             )| {
+                let holder = (user, administrator);
+                let owner_name = match owners.get(&holder) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let (name, _) = person_and_email(conn, holder.0.clone(), holder.1.clone())?;
+                        owners.insert(holder, name.clone());
+                        name
+                    }
+                };
                 Ok(DeviceInfo {
-                    owner_name: owner_name(conn, user, administrator)?,
+                    owner_name,
                     id,
                     name,
                     vendor_id,

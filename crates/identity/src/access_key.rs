@@ -769,7 +769,7 @@ pub fn delete(
 
 /// Who the presented client certificate (DER) belongs to, if it may authenticate now: it must be
 /// exactly a certificate the platform issued (same bytes, not merely the same serial) — see
-/// [`authenticate`] for the other conditions.
+/// [`authenticate`] for the other conditions. One query: this runs on every mTLS request.
 pub fn authenticate_certificate(
     conn: &mut DbConnection,
     clock: &dyn Clock,
@@ -779,19 +779,9 @@ pub fn authenticate_certificate(
         return Ok(None);
     };
     let serial = lanyard_pki::serial_hex(&cert)?;
-    let stored: Option<String> = certificates::table
-        .find(&serial)
-        .select(certificates::cert_pem)
-        .first(conn)
-        .optional()?;
-    let same = stored
-        .and_then(|pem| X509::from_pem(pem.as_bytes()).ok())
-        .and_then(|c| c.to_der().ok())
-        .is_some_and(|stored_der| lanyard_core::secret::constant_time_eq(&stored_der, der));
-    if !same {
-        return Ok(None);
-    }
-    authenticate(conn, clock, &serial)
+    Ok(active_key(conn, clock, &serial)?
+        .filter(|(pem, _)| lanyard_pki::same_certificate(pem, der))
+        .map(|(_, identity)| identity))
 }
 
 /// Who the client certificate with `serial` belongs to, if it may authenticate now: issued by
@@ -801,8 +791,18 @@ pub fn authenticate(
     clock: &dyn Clock,
     serial: &str,
 ) -> Result<Option<KeyIdentity>> {
+    Ok(active_key(conn, clock, serial)?.map(|(_, identity)| identity))
+}
+
+/// The stored certificate (PEM) with serial `serial` and its key, when it may authenticate now.
+fn active_key(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    serial: &str,
+) -> Result<Option<(String, KeyIdentity)>> {
     let now = clock.now().naive_utc();
-    let row: Option<(String, String, String, String, Option<String>)> = certificates::table
+    type Found = (String, String, String, String, String, Option<String>);
+    let row: Option<Found> = certificates::table
         .inner_join(access_keys::table)
         .filter(certificates::serial.eq(serial))
         .filter(certificates::status.eq("active"))
@@ -810,6 +810,7 @@ pub fn authenticate(
         .filter(certificates::not_after.gt(now))
         .filter(access_keys::deleted_at.is_null())
         .select((
+            certificates::cert_pem,
             access_keys::account_id,
             access_keys::id,
             access_keys::name,
@@ -818,14 +819,17 @@ pub fn authenticate(
         ))
         .first(conn)
         .optional()?;
-    row.map(|(account, key_id, key_name, kind, application_id)| {
-        Ok(KeyIdentity {
-            account: AccountId::from_stored(account),
-            key_id,
-            key_name,
-            kind: KeyKind::parse(&kind)?,
-            application_id,
-        })
+    row.map(|(pem, account, key_id, key_name, kind, application_id)| {
+        Ok((
+            pem,
+            KeyIdentity {
+                account: AccountId::from_stored(account),
+                key_id,
+                key_name,
+                kind: KeyKind::parse(&kind)?,
+                application_id,
+            },
+        ))
     })
     .transpose()
 }

@@ -114,6 +114,15 @@ fn random_serial() -> Result<Asn1Integer> {
     }
 }
 
+/// Whether `der` is exactly the certificate stored as `pem` (byte for byte, in constant time):
+/// how a presented client certificate is matched to the one the platform issued.
+pub fn same_certificate(pem: &str, der: &[u8]) -> bool {
+    X509::from_pem(pem.as_bytes())
+        .ok()
+        .and_then(|c| c.to_der().ok())
+        .is_some_and(|stored| stored.len() == der.len() && openssl::memcmp::eq(&stored, der))
+}
+
 /// The serial number of `cert` as upper-case hex (how Lanyard stores and shows it).
 pub fn serial_hex(cert: &X509Ref) -> Result<String> {
     Ok(cert.serial_number().to_bn()?.to_hex_str()?.to_string())

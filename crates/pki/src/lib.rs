@@ -17,7 +17,7 @@ mod key;
 mod seal;
 
 pub use bundle::{pem_chain, pkcs12, random_password};
-pub use cert::{Ca, Issue, Profile, Subject, serial_hex};
+pub use cert::{Ca, Issue, Profile, Subject, same_certificate, serial_hex};
 pub use cms::{cms_sign, cms_verify};
 pub use crl::Revoked;
 pub use csr::{Csr, parse_csr};
