@@ -1196,9 +1196,117 @@ async fn enrollments_of_users_and_administrators(app: TestApp) {
     let foreign = app.call(Method::POST, admin_path, tb, None).await;
     assert_error(&foreign, "NOT_FOUND");
     assert_eq!(foreign.1["message"], "admin01@a.example");
+
+    // The administrator's sheet, downloaded and e-mailed.
+    let mine_id = mine["enrollmentId"].as_str().expect("id");
+    let pdf_path = format!("/download/administrators/admin01@a.example/enrollments/{mine_id}/pdf");
+    let mut response = app
+        .request(Method::GET, &pdf_path, ta)
+        .send()
+        .await
+        .expect("pdf");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get("content-type").expect("type"),
+        "application/pdf"
+    );
+    assert_eq!(
+        response.headers().get("cache-control").expect("no-store"),
+        "no-store"
+    );
+    let body = response.body().limit(1 << 20).await.expect("body");
+    assert!(body.starts_with(b"%PDF-"));
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{admin_path}/{mine_id}/pdfviaemail"),
+            ta,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mails = lanyard_mail::recent_to(&mut app.db.conn(), "admin01@a.example", 5).expect("mails");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.template == "enrollment_sheet" && m.attachments.len() == 1)
+    );
+    let foreign = app.call(Method::GET, &pdf_path, tb, None).await;
+    assert_error(&foreign, "NOT_FOUND");
+}
+
+async fn enrollment_sheets_download_and_e_mail(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let (ta, tb) = (Some(a.token.as_str()), Some(b.token.as_str()));
+    let user = create_user(&app, &a.token, "sheeted").await;
+    let oid = user["oid"].as_str().expect("oid").to_owned();
+    let path = format!("/rest/users/{oid}/enrollments");
+    let (_, created) = app.call(Method::POST, &path, ta, None).await;
+    let id = created["enrollmentId"].as_str().expect("id").to_owned();
+    let pdf = format!("/download/users/{oid}/enrollments/{id}/pdf");
+    let mut response = app
+        .request(Method::GET, &pdf, ta)
+        .send()
+        .await
+        .expect("pdf");
+    assert_eq!(response.status(), StatusCode::OK);
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .expect("disposition")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"enrollment-{id}.pdf\"")
+    );
+    let body = response.body().limit(1 << 20).await.expect("body");
+    assert!(body.starts_with(b"%PDF-") && body.len() < 40_000);
+
+    // PassBy[ME]'s errors: the unknown id or the foreign OID as the message.
+    let unknown = app
+        .call(
+            Method::GET,
+            &format!("/download/users/{oid}/enrollments/nope/pdf"),
+            ta,
+            None,
+        )
+        .await;
+    assert_error(&unknown, "NOT_FOUND");
+    assert_eq!(unknown.1["message"], "nope");
+    for got in [
+        app.call(Method::GET, &pdf, tb, None).await,
+        app.call(Method::POST, &format!("{path}/{id}/pdfviaemail"), tb, None)
+            .await,
+    ] {
+        assert_error(&got, "NOT_FOUND");
+        assert_eq!(got.1["message"], oid);
+    }
+    let (_, list) = app.call(Method::GET, &path, ta, None).await;
+    assert_eq!(list["data"][0]["sent"], false);
+    let (status, _) = app
+        .call(Method::POST, &format!("{path}/{id}/pdfviaemail"), ta, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = app.call(Method::GET, &path, ta, None).await;
+    assert_eq!(list["data"][0]["sent"], true);
+    let email = user["email"].as_str().expect("email");
+    let mails = lanyard_mail::recent_to(&mut app.db.conn(), email, 5).expect("mails");
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].attachments[0].content_type, "application/pdf");
+
+    // A used-up enrollment has no sheet any more.
+    let (status, _) = app
+        .call(Method::DELETE, &format!("{path}/{id}"), ta, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_error(&app.call(Method::GET, &pdf, ta, None).await, "NOT_FOUND");
 }
 
 http_tests!(
     lanyard_admin_api::configure;
     enrollments_of_users_and_administrators,
+    enrollment_sheets_download_and_e_mail,
 );

@@ -37,6 +37,14 @@ struct ConfigurationData {
     trust_chain: Vec<String>,
     key_types: [&'static str; 3],
     device_types: [&'static str; 3],
+    minimum_app_version: MinimumVersions,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MinimumVersions {
+    android: Option<String>,
+    ios: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +95,10 @@ async fn configuration(
         trust_chain: found.trust_chain,
         key_types: KEY_TYPES,
         device_types: ["ANDROID", "APPLE", "OTHER"],
+        minimum_app_version: MinimumVersions {
+            android: found.mobile_app.min_android_version,
+            ios: found.mobile_app.min_ios_version,
+        },
     }))
 }
 
@@ -118,10 +130,11 @@ async fn enroll(
     state: web::Data<AppState>,
     Json(req): Json<EnrollRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (master, crl_base, mail_domain) = (
+    let (master, crl_base, mail_domain, device_api) = (
         state.master_key.clone(),
         state.crl_base(),
         state.settings.mail_domain(),
+        state.settings.device_api.url(),
     );
     let enrolled = state
         .db(move |conn, clock| {
@@ -139,8 +152,11 @@ async fn enroll(
                 &master,
                 &req.secret,
                 &request,
-                &crl_base,
-                &mail_domain,
+                device::Service {
+                    crl_base: &crl_base,
+                    device_api: &device_api,
+                    mail_domain: &mail_domain,
+                },
             )
         })
         .await?;

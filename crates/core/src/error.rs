@@ -41,6 +41,8 @@ pub enum ErrorCode {
     PricingLimitInvitation,
     /// The plan's limit of devices per person is reached.
     PricingLimitDevice,
+    /// The phone's app is older than its organization accepts: it must be updated.
+    UnsupportedAppVersion,
     /// Anything unexpected: rendered as HTTP 500 without details.
     Internal,
 }
@@ -64,6 +66,7 @@ impl ErrorCode {
             Self::PricingLimitAdmin => "PRICING_LIMIT_ADMIN",
             Self::PricingLimitInvitation => "PRICING_LIMIT_INVITATION",
             Self::PricingLimitDevice => "PRICING_LIMIT_DEVICE",
+            Self::UnsupportedAppVersion => "UNSUPPORTED_APP_VERSION",
             Self::Internal => "INTERNAL_ERROR",
         }
     }

@@ -3,7 +3,7 @@
 //! with that certificate (mutual TLS) and are checked against the database, like access keys.
 
 use crate::{EnrollmentError, Result};
-use chrono::{DateTime, TimeDelta};
+use chrono::{DateTime, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use lanyard_core::id::AccountId;
 use lanyard_core::secret::hash_token;
@@ -97,6 +97,24 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<String> {
     Ok(v.to_owned())
 }
 
+/// Where this installation's services are, as enrollment needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Service<'a> {
+    /// Base URL of the published CRLs (admin-api).
+    pub crl_base: &'a str,
+    /// device-api's public URL (the self-service deactivation page is there).
+    pub device_api: &'a str,
+    /// Domain of outgoing Message-IDs.
+    pub mail_domain: &'a str,
+}
+
+impl Service<'_> {
+    /// The self-service deactivation page.
+    pub fn deactivation_page(&self) -> String {
+        format!("{}/deactivate", self.device_api.trim_end_matches('/'))
+    }
+}
+
 /// Enrolls a phone with the secret of an enrollment link. The enrollment is used exactly once,
 /// also under concurrent attempts (a conditional update inside the write transaction).
 pub fn enroll(
@@ -105,9 +123,9 @@ pub fn enroll(
     master: &MasterKey,
     secret: &str,
     request: &DeviceRequest,
-    crl_base: &str,
-    mail_domain: &str,
+    service: Service<'_>,
 ) -> Result<Enrolled> {
+    let (crl_base, mail_domain) = (service.crl_base, service.mail_domain);
     let name = text("deviceName", &request.name, 100)?;
     let vendor_id = text("vendorId", &request.vendor_id, 200)?;
     let app_version = text("appVersion", &request.app_version, 40)?;
@@ -120,8 +138,8 @@ pub fn enroll(
             String,
             Option<String>,
             Option<String>,
-            chrono::NaiveDateTime,
-            Option<chrono::NaiveDateTime>,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
         );
         let found: Option<Found> = enrollments::table
             .filter(enrollments::secret_hash.eq(hash_token(secret)))
@@ -161,6 +179,8 @@ pub fn enroll(
             return Err(not_allowed("this enrollment was already used"));
         }
         let account = AccountId::from_stored(account_id);
+        let app = crate::mobile_app::of(conn, &account)?;
+        crate::mobile_app::require_version(&app, request.device_type, &app_version)?;
         let settings = organization::settings(conn, &account)?;
         if let Some(max) = settings.plan.as_ref().map(|p| p.max_devices_per_user) {
             let mut q = devices::table
@@ -244,7 +264,13 @@ pub fn enroll(
             && let Ok(to) = lanyard_core::Email::parse(&address)
         {
             let chain = account::ancestors(conn, &account)?;
-            let vars = minijinja_vars(&person, &name, &code, &account::get(conn, &account)?.name);
+            let vars = minijinja::context! {
+                name => person,
+                device => name,
+                code => code,
+                account_name => account::get(conn, &account)?.name,
+                link => service.deactivation_page(),
+            };
             lanyard_mail::templates::send(
                 conn,
                 clock,
@@ -303,6 +329,8 @@ pub struct Configuration {
     pub expires_at: DateTime<chrono::Utc>,
     /// The certificates a device must trust: the platform root, then the devices CA (PEM).
     pub trust_chain: Vec<String>,
+    /// The organization's custom mobile app settings (minimum app versions).
+    pub mobile_app: crate::mobile_app::MobileApp,
 }
 
 /// The configuration behind enrollment link `secret`, while the enrollment is usable.
@@ -315,8 +343,8 @@ pub fn configuration(
         String,
         Option<String>,
         Option<String>,
-        chrono::NaiveDateTime,
-        Option<chrono::NaiveDateTime>,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
     );
     let found: Option<Found> = enrollments::table
         .filter(enrollments::secret_hash.eq(hash_token(secret)))
@@ -342,7 +370,9 @@ pub fn configuration(
             "this enrollment has expired; ask for a new one",
         ));
     }
-    let org = account::get(conn, &AccountId::from_stored(account_id))?;
+    let account = AccountId::from_stored(account_id);
+    let org = account::get(conn, &account)?;
+    let mobile_app = crate::mobile_app::of(conn, &account)?;
     let (person_name, person_id) = match (user, administrator) {
         (Some(u), _) => {
             let user = lanyard_identity::end_user::get_by_id(
@@ -385,6 +415,7 @@ pub fn configuration(
         person_id,
         expires_at: expires.and_utc(),
         trust_chain: vec![pem(&root)?, pem(&devices)?],
+        mobile_app,
     })
 }
 
@@ -403,21 +434,38 @@ pub struct DeviceIdentity {
 
 /// The device a presented client certificate (DER) belongs to, if it may call now: exactly a
 /// certificate the platform issued to a device (same bytes), active, within its validity, and
-/// the device not deactivated. Read from the database on every call, so a deactivation or
-/// revocation on any instance refuses the next call.
+/// the device not deactivated. Read from the database on every call (one query), so a
+/// deactivation or revocation on any instance refuses the next call.
+///
+/// `app_version` is what the app says it is now (the `X-App-Version` header); it is remembered
+/// when it changed, and the device's version must meet the organization's minimum
+/// (UNSUPPORTED_APP_VERSION otherwise).
 pub fn authenticate_certificate(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     der: &[u8],
+    app_version: Option<&str>,
 ) -> Result<Option<DeviceIdentity>> {
+    use lanyard_store::schema::mobile_app_settings as apps;
     let Ok(cert) = lanyard_pki::X509::from_der(der) else {
         return Ok(None);
     };
     let serial = lanyard_pki::serial_hex(&cert)?;
     let now = clock.now().naive_utc();
-    type Found = (String, String, String, String);
+    type Found = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<String>,
+        Option<String>,
+    );
     let found: Option<Found> = certificates::table
         .inner_join(devices::table.on(certificates::device_id.eq(devices::id.nullable())))
+        .left_join(apps::table.on(apps::account_id.eq(devices::account_id)))
         .filter(certificates::serial.eq(&serial))
         .filter(certificates::status.eq("active"))
         .filter(certificates::not_before.le(now))
@@ -428,23 +476,41 @@ pub fn authenticate_certificate(
             devices::id,
             devices::account_id,
             devices::name,
+            devices::device_type,
+            devices::app_version,
+            devices::last_seen_at,
+            apps::min_android_version.nullable(),
+            apps::min_ios_version.nullable(),
         ))
         .first(conn)
         .optional()?;
-    let Some((pem, device_id, account, name)) = found else {
+    let Some((pem, device_id, account, name, kind, stored_version, last_seen, android, ios)) =
+        found
+    else {
         return Ok(None);
     };
     if !lanyard_pki::same_certificate(&pem, der) {
         return Ok(None);
     }
-    // A call is not a write, except this at most once a minute.
-    diesel::update(
-        devices::table
-            .find(&device_id)
-            .filter(devices::last_seen_at.lt(now - TimeDelta::minutes(1))),
-    )
-    .set(devices::last_seen_at.eq(now))
-    .execute(conn)?;
+    let reported = app_version
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 40);
+    let version = reported.unwrap_or(&stored_version);
+    let minimums = crate::mobile_app::MobileApp {
+        enrollment_scheme: None,
+        min_android_version: android,
+        min_ios_version: ios,
+    };
+    crate::mobile_app::require_version(&minimums, DeviceType::parse(&kind)?, version)?;
+    // A call is not a write, except a changed app version, and last-seen at most once a minute.
+    if reported.is_some_and(|v| v != stored_version) || last_seen < now - TimeDelta::minutes(1) {
+        diesel::update(devices::table.find(&device_id))
+            .set((
+                devices::last_seen_at.eq(now),
+                devices::app_version.eq(version),
+            ))
+            .execute(conn)?;
+    }
     Ok(Some(DeviceIdentity {
         device_id,
         account: AccountId::from_stored(account),
@@ -552,8 +618,8 @@ type InfoRow = (
     String,
     String,
     String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
+    NaiveDateTime,
+    NaiveDateTime,
 );
 
 /// The active devices of `account` (whose: `holder`, or everyone's), newest first.
@@ -771,8 +837,4 @@ fn person_and_email(
         }
         (None, None) => (String::new(), None),
     })
-}
-
-fn minijinja_vars(name: &str, device: &str, code: &str, account_name: &str) -> minijinja::Value {
-    minijinja::context! { name => name, device => device, code => code, account_name => account_name }
 }

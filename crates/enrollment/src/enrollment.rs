@@ -10,10 +10,10 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use lanyard_core::id::AccountId;
 use lanyard_core::secret::hash_token;
-use lanyard_core::{Clock, Oid};
+use lanyard_core::{Clock, Email, Oid};
 use lanyard_identity::rights::{Actor, Area, Verb, authorize};
 use lanyard_identity::{
-    IdentityError, account, admin, end_user, history, organization, platform_pki,
+    IdentityError, account, admin, branding, end_user, history, organization, platform_pki,
 };
 use lanyard_pki::MasterKey;
 use lanyard_store::schema::enrollments;
@@ -93,20 +93,38 @@ fn url(links: Links<'_>, organization: &str, secret: &str, expires: DateTime<Utc
     )
 }
 
-/// The holder's columns: (end user id, administrator id).
-fn resolve(
-    conn: &mut DbConnection,
-    account: &AccountId,
-    holder: Holder<'_>,
-) -> Result<(Option<String>, Option<String>, String)> {
+/// The person an enrollment is for, as the queries and the sheet need them.
+struct Person {
+    /// `enrollments.end_user_id`.
+    user: Option<String>,
+    /// `enrollments.administrator_id`.
+    administrator: Option<String>,
+    /// Alias (end user) or login e-mail (administrator): how history and the sheet name them.
+    label: String,
+    name: Option<String>,
+    email: Option<String>,
+}
+
+fn resolve(conn: &mut DbConnection, account: &AccountId, holder: Holder<'_>) -> Result<Person> {
     match holder {
         Holder::User(oid) => {
             let user = end_user::get(conn, account, oid)?;
-            let label = user.primary_alias().unwrap_or(oid.as_str()).to_owned();
-            Ok((Some(user.id.as_str().to_owned()), None, label))
+            Ok(Person {
+                label: user.primary_alias().unwrap_or(oid.as_str()).to_owned(),
+                user: Some(user.id.as_str().to_owned()),
+                administrator: None,
+                name: user.full_name,
+                email: user.email,
+            })
         }
         Holder::Administrator(email) => match admin::find_by_email(conn, email)? {
-            Some(a) if &a.account == account => Ok((None, Some(a.id.as_str().to_owned()), a.email)),
+            Some(a) if &a.account == account => Ok(Person {
+                user: None,
+                administrator: Some(a.id.as_str().to_owned()),
+                label: a.email.clone(),
+                name: Some(a.full_name),
+                email: Some(a.email),
+            }),
             _ => Err(EnrollmentError::Identity(IdentityError::NotFound {
                 what: "administrator",
                 key: email.to_owned(),
@@ -155,7 +173,12 @@ pub fn create(
     let link_key = platform_pki::link_key(conn, links.master)?;
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::Devices, Verb::Create, account)?;
-        let (user, administrator, label) = resolve(conn, account, holder)?;
+        let Person {
+            user,
+            administrator,
+            label,
+            ..
+        } = resolve(conn, account, holder)?;
         let hours = organization::settings(conn, account)?.enrollment_expiration_hours;
         let now = clock.now();
         let expires_at = now + TimeDelta::hours(hours);
@@ -214,7 +237,11 @@ pub fn list(
     links: Links<'_>,
 ) -> Result<Vec<Enrollment>> {
     authorize(conn, actor, Area::Devices, Verb::View, account)?;
-    let (user, administrator, _) = resolve(conn, account, holder)?;
+    let Person {
+        user,
+        administrator,
+        ..
+    } = resolve(conn, account, holder)?;
     let link_key = platform_pki::link_key(conn, links.master)?;
     let organization = account::get(conn, account)?.oid.to_string();
     let rows: Vec<Row> = holder_filter(user, administrator)
@@ -259,7 +286,12 @@ pub fn delete(
 ) -> Result<()> {
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::Devices, Verb::Delete, account)?;
-        let (user, administrator, label) = resolve(conn, account, holder)?;
+        let Person {
+            user,
+            administrator,
+            label,
+            ..
+        } = resolve(conn, account, holder)?;
         let target = holder_filter(user, administrator)
             .filter(enrollments::id.eq(id))
             .select(enrollments::id)
@@ -274,6 +306,111 @@ pub fn delete(
             account,
             "Enrollments",
             &format!("Enrollment {id} of {label} deleted"),
+        )?;
+        Ok(())
+    })
+}
+
+/// The enrollment sheet (PDF) of enrollment `id` of `holder`, with the account's name, contact
+/// e-mail and logo. Only an active enrollment has one: a used or expired link is of no use on
+/// paper (NOT_FOUND, as for an unknown id).
+pub fn sheet(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    holder: Holder<'_>,
+    id: &str,
+    links: Links<'_>,
+) -> Result<Vec<u8>> {
+    let enrollment = get(conn, clock, actor, account, holder, id, links)?;
+    if enrollment.state != EnrollmentState::Active {
+        return Err(EnrollmentError::NotFound(id.to_owned()));
+    }
+    let person = resolve(conn, account, holder)?;
+    render_sheet(conn, account, &person, &enrollment)
+}
+
+fn render_sheet(
+    conn: &mut DbConnection,
+    account: &AccountId,
+    person: &Person,
+    enrollment: &Enrollment,
+) -> Result<Vec<u8>> {
+    let org = account::get(conn, account)?;
+    let logo = branding::effective_logo(conn, account, branding::LogoSlot::Header)?;
+    let link = crate::mobile_app::enrollment_link(conn, account, &enrollment.device_config_url)?;
+    crate::sheet::render(&crate::sheet::SheetContent {
+        organization: &org.name,
+        contact_email: org.contact_email.as_deref(),
+        person_name: person.name.as_deref(),
+        alias: &person.label,
+        link: &link,
+        expires_at: enrollment.expires_at,
+        logo: logo
+            .as_ref()
+            .map(|l| (l.content_type.as_str(), l.data.as_slice())),
+    })
+}
+
+/// E-mails the sheet of enrollment `id` to its person (`pdfviaemail`) through the outbox, and
+/// marks the enrollment `sent`, in one transaction. A person without an e-mail address cannot
+/// be sent one (MALFORMED_INPUT naming `email`).
+#[allow(clippy::too_many_arguments)]
+pub fn send_sheet(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    holder: Holder<'_>,
+    id: &str,
+    links: Links<'_>,
+    mail_domain: &str,
+) -> Result<()> {
+    // Drawn before the write transaction: SQLite holds its write lock for the transaction.
+    let pdf = sheet(conn, clock, actor, account, holder, id, links)?;
+    let person = resolve(conn, account, holder)?;
+    let to = person
+        .email
+        .as_deref()
+        .and_then(|e| Email::parse(e).ok())
+        .ok_or(IdentityError::Invalid {
+            field: "email",
+            rule: "the person has no e-mail address to send the sheet to".into(),
+        })?;
+    let expires = get(conn, clock, actor, account, holder, id, links)?.expires_at;
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::Devices, Verb::Edit, account)?;
+        let org = account::get(conn, account)?;
+        let chain = account::ancestors(conn, account)?;
+        lanyard_mail::templates::send_with_attachments(
+            conn,
+            clock,
+            mail_domain,
+            (&chain, "enrollment_sheet"),
+            &to,
+            minijinja::context! {
+                name => person.name.as_deref().unwrap_or(&person.label),
+                account_name => org.name,
+                expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
+            },
+            vec![lanyard_mail::Attachment {
+                filename: format!("enrollment-{id}.pdf"),
+                content_type: "application/pdf".into(),
+                data: pdf,
+            }],
+        )
+        .map_err(|e| EnrollmentError::Identity(IdentityError::Inconsistent(e.to_string())))?;
+        diesel::update(enrollments::table.find(id))
+            .set(enrollments::sent.eq(true))
+            .execute(conn)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "Enrollments",
+            &format!("Enrollment sheet {id} e-mailed to {}", person.label),
         )?;
         Ok(())
     })

@@ -13,6 +13,19 @@ pub enum EnrollmentError {
     /// The QR code could not be made (the URL is too long for a QR code).
     #[error("qr code: {0}")]
     Qr(String),
+    /// The phone's app is older than the organization's minimum version.
+    #[error(
+        "app version {found} is older than the minimum {minimum} of this organization; update the app"
+    )]
+    AppVersion {
+        /// The organization's minimum.
+        minimum: String,
+        /// The version the phone reported.
+        found: String,
+    },
+    /// The enrollment sheet could not be drawn.
+    #[error("enrollment sheet: {0}")]
+    Sheet(String),
 }
 
 impl From<diesel::result::Error> for EnrollmentError {
@@ -27,12 +40,29 @@ impl From<lanyard_pki::PkiError> for EnrollmentError {
     }
 }
 
+impl EnrollmentError {
+    /// As an identity error, for pages that show those (the console): not-found stays
+    /// not-found, an old app version is "not allowed", anything else is internal.
+    pub fn into_identity(self) -> IdentityError {
+        match self {
+            Self::Identity(i) => i,
+            Self::NotFound(id) => IdentityError::NotFound {
+                what: "enrollment",
+                key: id,
+            },
+            e @ Self::AppVersion { .. } => IdentityError::NotAllowed(e.to_string()),
+            e @ (Self::Qr(_) | Self::Sheet(_)) => IdentityError::Inconsistent(e.to_string()),
+        }
+    }
+}
+
 impl Coded for EnrollmentError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Identity(e) => e.code(),
-            Self::Qr(_) => ErrorCode::Internal,
+            Self::AppVersion { .. } => ErrorCode::UnsupportedAppVersion,
+            Self::Qr(_) | Self::Sheet(_) => ErrorCode::Internal,
         }
     }
 

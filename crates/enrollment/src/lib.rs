@@ -4,6 +4,8 @@
 pub mod device;
 pub mod enrollment;
 mod error;
+pub mod mobile_app;
 pub mod qr;
+pub mod sheet;
 
 pub use error::{EnrollmentError, Result};

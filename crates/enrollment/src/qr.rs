@@ -4,7 +4,7 @@ use crate::{EnrollmentError, Result};
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-fn code(text: &str) -> Result<QrCode> {
+pub(crate) fn code(text: &str) -> Result<QrCode> {
     // Medium error correction: readable from a printed sheet or a screen photo.
     QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| EnrollmentError::Qr(e.to_string()))

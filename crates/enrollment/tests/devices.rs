@@ -7,6 +7,7 @@ use lanyard_core::{FixedClock, Oid};
 use lanyard_enrollment::EnrollmentError;
 use lanyard_enrollment::device::{self, DeviceRequest, DeviceType};
 use lanyard_enrollment::enrollment::{self, EnrollmentState, Holder, Links};
+use lanyard_enrollment::mobile_app::{self, MobileApp};
 use lanyard_identity::account::{self, NewAccount};
 use lanyard_identity::bootstrap::bootstrap;
 use lanyard_identity::end_user::{self, NewEndUser};
@@ -18,6 +19,11 @@ use lanyard_store::testing::TestDb;
 
 const DEVICE_API: &str = "https://device.lanyard.test";
 const CRL_BASE: &str = "https://admin.lanyard.test";
+const SERVICE: device::Service<'static> = device::Service {
+    crl_base: CRL_BASE,
+    device_api: DEVICE_API,
+    mail_domain: "lanyard.test",
+};
 
 struct World {
     clock: FixedClock,
@@ -123,8 +129,7 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
         &w.master,
         &secret,
         &request,
-        CRL_BASE,
-        "lanyard.test",
+        SERVICE,
     )
     .expect("enroll");
     assert_eq!(enrolled.deactivation_code.len(), 12);
@@ -181,8 +186,7 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
             &w.master,
             secret,
             request,
-            CRL_BASE,
-            "lanyard.test",
+            SERVICE,
         )
         .expect_err("refused")
     };
@@ -234,16 +238,8 @@ fn twenty_concurrent_attempts_make_one_device(db: &TestDb) {
                 scope.spawn(move || {
                     let (_, request) = phone();
                     let mut conn = pool.get().expect("connection");
-                    device::enroll(
-                        &mut conn,
-                        &w.clock,
-                        &w.master,
-                        &secret,
-                        &request,
-                        CRL_BASE,
-                        "lanyard.test",
-                    )
-                    .is_ok()
+                    device::enroll(&mut conn, &w.clock, &w.master, &secret, &request, SERVICE)
+                        .is_ok()
                 })
             })
             .collect();
@@ -282,8 +278,7 @@ fn the_plan_limits_devices_per_person(db: &TestDb) {
             &w.master,
             &secret,
             &phone().1,
-            CRL_BASE,
-            "lanyard.test",
+            SERVICE,
         )
         .expect("within the limit");
     }
@@ -294,8 +289,7 @@ fn the_plan_limits_devices_per_person(db: &TestDb) {
         &w.master,
         &secret,
         &phone().1,
-        CRL_BASE,
-        "lanyard.test",
+        SERVICE,
     )
     .expect_err("limit");
     assert_eq!(
@@ -314,15 +308,14 @@ fn deleting_a_person_deactivates_their_devices(db: &TestDb) {
         &w.master,
         &secret,
         &request,
-        CRL_BASE,
-        "lanyard.test",
+        SERVICE,
     )
     .expect("enroll");
     let der = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
         .to_der()
         .expect("der");
     assert!(
-        device::authenticate_certificate(&mut db.conn(), &w.clock, &der)
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &der, None)
             .expect("auth")
             .is_some()
     );
@@ -336,7 +329,7 @@ fn deleting_a_person_deactivates_their_devices(db: &TestDb) {
     )
     .expect("delete");
     assert!(
-        device::authenticate_certificate(&mut db.conn(), &w.clock, &der)
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &der, None)
             .expect("auth")
             .is_none()
     );
@@ -364,7 +357,83 @@ fn deleting_a_person_deactivates_their_devices(db: &TestDb) {
     ));
 }
 
+/// The organization's minimum app versions: an older app cannot enroll, and an enrolled phone
+/// whose app falls behind a raised minimum is refused until it reports a newer version.
+fn old_apps_are_refused_at_enrollment_and_on_every_call(db: &TestDb) {
+    let w = world(db);
+    mobile_app::set(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        &MobileApp {
+            min_android_version: Some("2.4".into()),
+            ..MobileApp::default()
+        },
+    )
+    .expect("minimum");
+    let (_, secret) = w.enrollment(db);
+    let (_, mut request) = phone();
+    request.device_type = DeviceType::Android;
+    request.app_version = "2.3.9".into();
+    let refused = device::enroll(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &secret,
+        &request,
+        SERVICE,
+    )
+    .expect_err("too old");
+    assert_eq!(
+        lanyard_core::Coded::code(&refused).as_str(),
+        "UNSUPPORTED_APP_VERSION"
+    );
+    assert!(refused.to_string().contains("2.4"), "{refused}");
+    // The refusal used nothing up: the same enrollment works with a current app.
+    request.app_version = "2.10".into();
+    let enrolled = device::enroll(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &secret,
+        &request,
+        SERVICE,
+    )
+    .expect("enroll");
+    let der = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
+        .to_der()
+        .expect("der");
+    let auth = |version: Option<&str>| {
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &der, version)
+    };
+    assert!(auth(None).expect("auth").is_some());
+
+    // The organization raises its minimum: the phone's next call is refused …
+    mobile_app::set(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        &MobileApp {
+            min_android_version: Some("3.0".into()),
+            ..MobileApp::default()
+        },
+    )
+    .expect("raise");
+    let err = auth(None).expect_err("behind");
+    assert_eq!(
+        lanyard_core::Coded::code(&err).as_str(),
+        "UNSUPPORTED_APP_VERSION"
+    );
+    assert!(auth(Some("2.99")).is_err());
+    // … until the updated app says so; the new version is remembered.
+    assert!(auth(Some("3.0.1")).expect("auth").is_some());
+    assert!(auth(None).expect("auth").is_some());
+}
+
 both_backends!(
+    old_apps_are_refused_at_enrollment_and_on_every_call,
     deleting_a_person_deactivates_their_devices,
     a_phone_enrolls_once_with_its_own_key,
     twenty_concurrent_attempts_make_one_device,

@@ -5,6 +5,7 @@
 use lanyard_core::id::AccountId;
 use lanyard_core::{Clock, Email, FixedClock, Oid};
 use lanyard_enrollment::enrollment::{self, EnrollmentState, Holder, Links};
+use lanyard_enrollment::mobile_app::{self, MobileApp};
 use lanyard_enrollment::{EnrollmentError, qr};
 use lanyard_identity::account::{self, NewAccount};
 use lanyard_identity::bootstrap::bootstrap;
@@ -233,7 +234,229 @@ fn the_qr_code_decodes_to_exactly_the_link(db: &TestDb) {
     }
 }
 
+/// Runs a Debian tool Lanyard did not write; `None` (with a note) when it is missing outside CI.
+fn tool(program: &str, args: &[&std::ffi::OsStr]) -> Option<String> {
+    match Command::new(program).args(args).output() {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{program}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!("{program} is missing: scripts/setup --test");
+            None
+        }
+        Err(e) => panic!("{program} must run under CI: {e}"),
+    }
+}
+
+/// The text and the decoded QR code of a PDF sheet, read by poppler and zbar.
+fn read_sheet(pdf: &[u8]) -> Option<(String, String)> {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("sheet.pdf");
+    std::fs::write(&file, pdf).expect("write");
+    let text = tool("pdftotext", &[file.as_os_str(), std::ffi::OsStr::new("-")])?;
+    let page = dir.path().join("page");
+    tool(
+        "pdftoppm",
+        &[
+            "-png".as_ref(),
+            "-r".as_ref(),
+            "150".as_ref(),
+            "-singlefile".as_ref(),
+            file.as_os_str(),
+            page.as_os_str(),
+        ],
+    )?;
+    let png = dir.path().join("page.png");
+    let qr = tool(
+        "zbarimg",
+        &["--quiet".as_ref(), "--raw".as_ref(), png.as_os_str()],
+    )?;
+    Some((text, qr.trim_end().to_owned()))
+}
+
+fn the_sheet_prints_the_person_and_a_qr_code_of_the_link(db: &TestDb) {
+    let w = world(db);
+    // A name outside Windows-1252, and a contact e-mail on the account.
+    let bob = end_user::create(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        NewEndUser::parse(
+            "bob.ł",
+            Some("bob@acme.example"),
+            Some("Łukasz Dąbrowski"),
+            None,
+            true,
+        )
+        .expect("valid"),
+    )
+    .expect("bob")
+    .oid;
+    let holder = Holder::User(&bob);
+    let created = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
+        .expect("create");
+    let pdf = enrollment::sheet(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        holder,
+        &created.id,
+        w.links(),
+    )
+    .expect("sheet");
+    assert!(pdf.starts_with(b"%PDF-"));
+    // Font subsets, not whole fonts: a sheet is a few kilobytes (DejaVu Sans alone is 757 KB).
+    assert!(pdf.len() < 40_000, "{} bytes", pdf.len());
+    if let Some((text, qr)) = read_sheet(&pdf) {
+        assert_eq!(qr, created.device_config_url);
+        for expected in [
+            "Acme",
+            "Łukasz Dąbrowski",
+            "User ID: bob.ł",
+            "Enroll your phone",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+        let expiry = created.expires_at.format("%Y-%m-%d %H:%M").to_string();
+        assert!(text.contains(&expiry), "{text}");
+    }
+
+    // Another organization sees no such enrollment; a deleted one has no sheet.
+    let other = enrollment::sheet(
+        &mut db.conn(),
+        &w.clock,
+        &w.b,
+        &w.org_a,
+        holder,
+        &created.id,
+        w.links(),
+    );
+    assert!(other.is_err());
+    enrollment::delete(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        holder,
+        &created.id,
+    )
+    .expect("delete");
+    let gone = enrollment::sheet(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        holder,
+        &created.id,
+        w.links(),
+    )
+    .expect_err("deleted");
+    assert!(matches!(gone, EnrollmentError::NotFound(ref id) if *id == created.id));
+
+    // With the organization's own enrollment scheme the code carries that scheme.
+    mobile_app::set(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        &MobileApp {
+            enrollment_scheme: Some("acme-id".into()),
+            ..MobileApp::default()
+        },
+    )
+    .expect("scheme");
+    let again = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
+        .expect("create");
+    let pdf = enrollment::sheet(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        holder,
+        &again.id,
+        w.links(),
+    )
+    .expect("sheet");
+    if let Some((_, qr)) = read_sheet(&pdf) {
+        let expected = again
+            .device_config_url
+            .replacen("https://", "acme-id://", 1);
+        assert_eq!(qr, expected);
+    }
+}
+
+fn the_sheet_is_sent_once_committed_with_the_pdf_attached(db: &TestDb) {
+    let w = world(db);
+    let holder = Holder::User(&w.alice);
+    let created = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
+        .expect("create");
+    enrollment::send_sheet(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        holder,
+        &created.id,
+        w.links(),
+        "lanyard.test",
+    )
+    .expect("send");
+    let mails = lanyard_mail::recent_to(&mut db.conn(), "alice@acme.example", 5).expect("mails");
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.template, "enrollment_sheet");
+    assert!(mail.subject.contains("Acme"), "{}", mail.subject);
+    assert_eq!(mail.attachments.len(), 1);
+    let file = &mail.attachments[0];
+    assert_eq!(file.filename, format!("enrollment-{}.pdf", created.id));
+    assert_eq!(file.content_type, "application/pdf");
+    if let Some((_, qr)) = read_sheet(&file.data) {
+        assert_eq!(qr, created.device_config_url);
+    }
+    let listed = enrollment::get(
+        &mut db.conn(),
+        &w.clock,
+        &w.a,
+        &w.org_a,
+        holder,
+        &created.id,
+        w.links(),
+    )
+    .expect("get");
+    assert!(listed.sent);
+
+    // Another organization cannot send it.
+    assert!(
+        enrollment::send_sheet(
+            &mut db.conn(),
+            &w.clock,
+            &w.b,
+            &w.org_a,
+            Holder::User(&w.alice),
+            &created.id,
+            w.links(),
+            "lanyard.test",
+        )
+        .is_err()
+    );
+    assert_eq!(
+        lanyard_mail::recent_to(&mut db.conn(), "alice@acme.example", 5)
+            .expect("mails")
+            .len(),
+        1
+    );
+}
+
 both_backends!(
     enrollments_link_expire_and_stay_in_their_organization,
     the_qr_code_decodes_to_exactly_the_link,
+    the_sheet_prints_the_person_and_a_qr_code_of_the_link,
+    the_sheet_is_sent_once_committed_with_the_pdf_attached,
 );

@@ -17,7 +17,8 @@ pub mod templates;
 mod transport;
 
 pub use outbox::{
-    DeliveryReport, Mail, NewMail, OutboxStatus, RetryPolicy, Sender, enqueue, get, recent_to,
+    Attachment, DeliveryReport, Mail, NewMail, OutboxStatus, RetryPolicy, Sender, enqueue, get,
+    recent_to,
 };
 pub use transport::{
     FileTransport, SmtpSecurity, SmtpSettings, SmtpTransport, Transport, TransportError,

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use lanyard_core::id::AccountId;
 use lanyard_core::{Clock, Email};
 use lanyard_store::DbConnection;
-use lanyard_store::schema::mail_outbox;
+use lanyard_store::schema::{mail_attachments, mail_outbox};
 
 /// An e-mail to enqueue.
 #[derive(Debug, Clone)]
@@ -24,6 +24,19 @@ pub struct NewMail {
     pub text: String,
     /// HTML body, if any.
     pub html: Option<String>,
+    /// Files attached (stored with the mail, so a retry sends the same bytes).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// File name shown to the recipient.
+    pub filename: String,
+    /// MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// Content.
+    pub data: Vec<u8>,
 }
 
 /// Delivery status of an outbox row.
@@ -80,6 +93,8 @@ pub struct Mail {
     pub last_error: Option<String>,
     /// Enqueue time.
     pub created_at: DateTime<Utc>,
+    /// Attached files, in order.
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -112,6 +127,7 @@ impl From<MailRow> for Mail {
             attempts: row.attempts,
             last_error: row.last_error,
             created_at: row.created_at.and_utc(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -148,17 +164,59 @@ pub fn enqueue(
             mail_outbox::created_at.eq(now),
         ))
         .execute(conn)?;
+    for (position, file) in mail.attachments.iter().enumerate() {
+        if file.filename.contains(['\r', '\n', '"']) || file.filename.is_empty() {
+            return Err(MailError::Invalid {
+                field: "attachment",
+                rule: "a file name is one line without quotes".into(),
+            });
+        }
+        diesel::insert_into(mail_attachments::table)
+            .values((
+                mail_attachments::mail_id.eq(&id),
+                mail_attachments::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                mail_attachments::filename.eq(&file.filename),
+                mail_attachments::content_type.eq(&file.content_type),
+                mail_attachments::data.eq(&file.data),
+            ))
+            .execute(conn)?;
+    }
     Ok(id)
 }
 
-/// One outbox row by id.
+/// One outbox row by id, with its attachments.
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Mail>, MailError> {
-    Ok(mail_outbox::table
+    let Some(mut mail) = mail_outbox::table
         .filter(mail_outbox::id.eq(id))
         .select(MailRow::as_select())
         .first(conn)
         .optional()?
-        .map(Mail::from))
+        .map(Mail::from)
+    else {
+        return Ok(None);
+    };
+    mail.attachments = attachments(conn, id)?;
+    Ok(Some(mail))
+}
+
+fn attachments(conn: &mut DbConnection, id: &str) -> Result<Vec<Attachment>, MailError> {
+    let rows: Vec<(String, String, Vec<u8>)> = mail_attachments::table
+        .filter(mail_attachments::mail_id.eq(id))
+        .order(mail_attachments::position)
+        .select((
+            mail_attachments::filename,
+            mail_attachments::content_type,
+            mail_attachments::data,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(filename, content_type, data)| Attachment {
+            filename,
+            content_type,
+            data,
+        })
+        .collect())
 }
 
 /// The newest mails to `recipient`, newest first (for tests and the console's mail log).
@@ -167,15 +225,19 @@ pub fn recent_to(
     recipient: &str,
     limit: i64,
 ) -> Result<Vec<Mail>, MailError> {
-    Ok(mail_outbox::table
+    mail_outbox::table
         .filter(mail_outbox::recipient.eq(recipient))
         .order(mail_outbox::created_at.desc())
         .limit(limit)
         .select(MailRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(Mail::from)
-        .collect())
+        .map(|row| {
+            let mut mail = Mail::from(row);
+            mail.attachments = attachments(conn, &mail.id)?;
+            Ok(mail)
+        })
+        .collect()
 }
 
 /// When to retry and when to give up.

@@ -3,7 +3,7 @@
 //! the console's pages — with HTML auto-escaping in the HTML part.
 
 use crate::MailError;
-use crate::outbox::{NewMail, enqueue};
+use crate::outbox::{Attachment, NewMail, enqueue};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use lanyard_core::id::AccountId;
@@ -61,8 +61,15 @@ pub const BUILTIN: &[Builtin] = &[
         name: "device_confirmation",
         description: "A phone was enrolled: the confirmation letter with its deactivation code",
         subject: "Your phone is enrolled with {{ account_name }}",
-        text: "Hello {{ name }},\n\nthe phone \"{{ device }}\" is now enrolled with {{ account_name }}.\n\nIf it is ever lost, its deactivation code is {{ code }}\nKeep this e-mail: the code is not shown again.\n",
-        html: "<p>Hello {{ name }},</p><p>the phone <b>{{ device }}</b> is now enrolled with {{ account_name }}.</p><p>If it is ever lost, its deactivation code is <code>{{ code }}</code>. Keep this e-mail: the code is not shown again.</p>",
+        text: "Hello {{ name }},\n\nthe phone \"{{ device }}\" is now enrolled with {{ account_name }}.\n\nIf it is ever lost, its deactivation code is {{ code }}\nEnter it at {{ link }} to deactivate the phone at once.\nKeep this e-mail: the code is not shown again.\n",
+        html: "<p>Hello {{ name }},</p><p>the phone <b>{{ device }}</b> is now enrolled with {{ account_name }}.</p><p>If it is ever lost, its deactivation code is <code>{{ code }}</code>: enter it at <a href=\"{{ link }}\">{{ link }}</a> to deactivate the phone at once. Keep this e-mail: the code is not shown again.</p>",
+    },
+    Builtin {
+        name: "enrollment_sheet",
+        description: "An administrator sends a person their enrollment sheet (PDF attached)",
+        subject: "Enroll your phone with {{ account_name }}",
+        text: "Hello {{ name }},\n\nattached is your enrollment sheet for {{ account_name }}. Open it and scan its QR code with your organization's authenticator app.\n\nIt works once, until {{ expires }}.\n",
+        html: "<p>Hello {{ name }},</p><p>attached is your enrollment sheet for <b>{{ account_name }}</b>. Open it and scan its QR code with your organization's authenticator app.</p><p>It works once, until {{ expires }}.</p>",
     },
     Builtin {
         name: "account_disabled",
@@ -222,6 +229,19 @@ pub fn send(
     to: &Email,
     vars: Value,
 ) -> Result<String, MailError> {
+    send_with_attachments(conn, clock, domain, (chain, name), to, vars, Vec::new())
+}
+
+/// As [`send`], with files attached.
+pub fn send_with_attachments(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    domain: &str,
+    (chain, name): (&[AccountId], &str),
+    to: &Email,
+    vars: Value,
+    attachments: Vec<Attachment>,
+) -> Result<String, MailError> {
     let text = resolve(conn, chain, name)?;
     let (subject, body, html) = render_text(name, &text, &vars)?;
     enqueue(
@@ -235,6 +255,7 @@ pub fn send(
             subject,
             text: body,
             html,
+            attachments,
         },
     )
 }

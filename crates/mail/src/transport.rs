@@ -2,7 +2,7 @@
 
 use crate::outbox::Mail;
 use lanyard_core::SecretString;
-use lettre::message::{Mailbox, MultiPart, SinglePart, header};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, Transport as _};
@@ -44,18 +44,36 @@ pub(crate) fn build(from: &Mailbox, mail: &Mail) -> Result<Message, TransportErr
         .to(to)
         .subject(&mail.subject)
         .message_id(Some(format!("<{}>", mail.message_id)));
-    let text = SinglePart::builder()
-        .header(header::ContentType::TEXT_PLAIN)
-        .body(mail.text.clone());
-    let message = match &mail.html {
-        Some(html) => builder.multipart(
-            MultiPart::alternative().singlepart(text).singlepart(
-                SinglePart::builder()
-                    .header(header::ContentType::TEXT_HTML)
-                    .body(html.clone()),
-            ),
-        ),
-        None => builder.singlepart(text),
+    let text = || {
+        SinglePart::builder()
+            .header(header::ContentType::TEXT_PLAIN)
+            .body(mail.text.clone())
+    };
+    let alternatives = mail.html.as_ref().map(|html| {
+        MultiPart::alternative().singlepart(text()).singlepart(
+            SinglePart::builder()
+                .header(header::ContentType::TEXT_HTML)
+                .body(html.clone()),
+        )
+    });
+    let message = if mail.attachments.is_empty() {
+        match alternatives {
+            Some(parts) => builder.multipart(parts),
+            None => builder.singlepart(text()),
+        }
+    } else {
+        // multipart/mixed: the text (or its alternatives) first, then each file.
+        let mut mixed = match alternatives {
+            Some(parts) => MultiPart::mixed().multipart(parts),
+            None => MultiPart::mixed().singlepart(text()),
+        };
+        for file in &mail.attachments {
+            let kind = header::ContentType::parse(&file.content_type)
+                .map_err(|e| TransportError::Build(format!("attachment type: {e}")))?;
+            mixed = mixed
+                .singlepart(Attachment::new(file.filename.clone()).body(file.data.clone(), kind));
+        }
+        builder.multipart(mixed)
     };
     message.map_err(|e| TransportError::Build(e.to_string()))
 }

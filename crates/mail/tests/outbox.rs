@@ -4,8 +4,8 @@
 use chrono::{TimeDelta, Utc};
 use lanyard_core::{Email, FixedClock};
 use lanyard_mail::{
-    FileTransport, Mail, NewMail, OutboxStatus, RetryPolicy, Sender, SmtpSecurity, SmtpSettings,
-    SmtpTransport, Transport, TransportError, enqueue, get,
+    Attachment, FileTransport, Mail, NewMail, OutboxStatus, RetryPolicy, Sender, SmtpSecurity,
+    SmtpSettings, SmtpTransport, Transport, TransportError, enqueue, get,
 };
 use lanyard_store::testing::TestDb;
 use lanyard_store::{DbConnection, both_backends, write_transaction};
@@ -28,6 +28,7 @@ fn new_mail(to: &str, subject: &str) -> NewMail {
         subject: subject.into(),
         text: "Hello in plain text.".into(),
         html: Some("<p>Hello in <b>HTML</b>.</p>".into()),
+        attachments: Vec::new(),
     }
 }
 
@@ -255,7 +256,78 @@ fn file_transport_writes_eml_files(db: &TestDb) {
     );
 }
 
+/// A file attached in the outbox arrives at a real SMTP server byte for byte, as Python's own
+/// e-mail parser reads it, after the text and HTML alternatives.
+fn an_attachment_arrives_byte_identical(db: &TestDb) {
+    let clock = FixedClock::new(Utc::now());
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("dir");
+    let maildir = dir.path().join("maildir");
+    let _server = SmtpServer::start(port, &maildir);
+    // Every byte value, twice: nothing may be lost to a text encoding.
+    let data: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+    let mut mail = new_mail("alice@example.com", "Your enrollment sheet");
+    mail.attachments.push(Attachment {
+        filename: "enrollment-Łódź.pdf".into(),
+        content_type: "application/pdf".into(),
+        data: data.clone(),
+    });
+    let id = write_transaction(&mut db.conn(), |c: &mut DbConnection| {
+        enqueue(c, &clock, "lanyard.test", mail.clone())
+    })
+    .expect("enqueue");
+    assert_eq!(
+        get(&mut db.conn(), &id)
+            .expect("get")
+            .expect("row")
+            .attachments,
+        mail.attachments
+    );
+    let report = smtp_sender(port)
+        .deliver_due(&mut db.conn(), &clock, 10)
+        .expect("round");
+    assert_eq!(report.sent, 1);
+
+    let file = std::fs::read_dir(maildir.join("new"))
+        .expect("maildir/new")
+        .next()
+        .expect("one message")
+        .expect("entry")
+        .path();
+    let script = r#"
+import email, email.policy, hashlib, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+parts = [(p.get_content_type(), p.get_filename()) for p in m.walk() if not p.is_multipart()]
+att = [p for p in m.iter_attachments()]
+print(parts)
+print(att[0].get_filename(), hashlib.sha256(att[0].get_content()).hexdigest())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .expect("python3");
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let digest = sha256_hex(&data);
+    assert!(
+        out.contains(
+            "('text/plain', None), ('text/html', None), ('application/pdf', 'enrollment-Łódź.pdf')"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("enrollment-Łódź.pdf {digest}")),
+        "{out}"
+    );
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
 both_backends!(
+    an_attachment_arrives_byte_identical,
     delivered_once_although_smtp_starts_late_and_the_sender_restarts,
     a_rolled_back_change_sends_nothing,
     racing_senders_never_send_a_mail_twice,

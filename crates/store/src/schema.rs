@@ -180,6 +180,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Attachments of outbox mails.
+    mail_attachments (mail_id, position) {
+        /// The mail.
+        mail_id -> Text,
+        /// Order within the mail.
+        position -> Integer,
+        /// File name shown to the recipient.
+        filename -> Text,
+        /// MIME type.
+        content_type -> Text,
+        /// Content.
+        data -> Binary,
+    }
+}
+
+diesel::table! {
+    /// Custom mobile app settings of an organization.
+    mobile_app_settings (account_id) {
+        /// The organization.
+        account_id -> Text,
+        /// URL scheme the organization's app registers for enrollment links (e.g. `acme-id`).
+        enrollment_scheme -> Nullable<Text>,
+        /// Oldest Android app version accepted.
+        min_android_version -> Nullable<Text>,
+        /// Oldest iOS app version accepted.
+        min_ios_version -> Nullable<Text>,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Plans (PricingData).
     plans (id) {
         /// Internal id.
@@ -737,6 +769,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     aliases,
     api_tokens,
     mail_outbox,
+    mail_attachments,
+    mobile_app_settings,
     plans,
     account_settings,
     profiles,

@@ -164,13 +164,23 @@ impl FromRequest for DeviceCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let certificate = req.conn_data::<PeerCertificate>().cloned();
+        let app_version = req
+            .headers()
+            .get("X-App-Version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("AppState is not configured"))?;
             let PeerCertificate(der) = certificate
                 .ok_or_else(|| unauthorized("a device certificate is required (mutual TLS)"))?;
             state
                 .db(move |conn, clock| {
-                    lanyard_enrollment::device::authenticate_certificate(conn, clock, &der)
+                    lanyard_enrollment::device::authenticate_certificate(
+                        conn,
+                        clock,
+                        &der,
+                        app_version.as_deref(),
+                    )
                 })
                 .await?
                 .map(Self)

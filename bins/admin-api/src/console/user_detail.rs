@@ -143,14 +143,7 @@ pub(crate) async fn act(
                 .map(String::as_str)
                 .filter(|v| !v.trim().is_empty())
         };
-        let enrollment_error = |e: EnrollmentError| match e {
-            EnrollmentError::Identity(i) => i,
-            EnrollmentError::NotFound(id) => IdentityError::NotFound {
-                what: "enrollment",
-                key: id,
-            },
-            EnrollmentError::Qr(q) => IdentityError::Inconsistent(q),
-        };
+        let enrollment_error = EnrollmentError::into_identity;
         match act.as_str() {
             "edit" => {
                 let changes = EndUserChanges::parse(

@@ -2,6 +2,7 @@
 
 pub(crate) mod users_report;
 
+use crate::rest::enrollments::handlers as enrollments;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 use lanyard_web::api_version::require_management;
@@ -10,6 +11,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/download")
             .wrap(from_fn(require_management))
-            .route("/users/report.csv", web::get().to(users_report::handle)),
+            .route("/users/report.csv", web::get().to(users_report::handle))
+            .route(
+                "/users/{oid}/enrollments/{id}/pdf",
+                web::get().to(enrollments::pdf_of_user),
+            )
+            .route(
+                "/administrators/{user_id}/enrollments/{id}/pdf",
+                web::get().to(enrollments::pdf_of_administrator),
+            ),
     );
 }

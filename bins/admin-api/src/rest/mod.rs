@@ -4,7 +4,7 @@ mod access_keys;
 mod administrators;
 mod applications;
 mod devices;
-mod enrollments;
+pub(crate) mod enrollments;
 mod invitations;
 mod login_names;
 mod organization;
@@ -49,6 +49,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/administrators/{user_id}/enrollments/{id}",
                 web::delete().to(enrollments::handlers::delete_for_administrator),
+            )
+            .route(
+                "/users/{oid}/enrollments/{id}/pdfviaemail",
+                web::post().to(enrollments::handlers::email_to_user),
+            )
+            .route(
+                "/administrators/{user_id}/enrollments/{id}/pdfviaemail",
+                web::post().to(enrollments::handlers::email_to_administrator),
             )
             .route("/devices", web::get().to(devices::all))
             .route(

@@ -1,5 +1,6 @@
-//! `POST|GET /rest/{users/{oid}|administrators/{userId}}/enrollments` and
-//! `DELETE …/enrollments/{enrollmentId}`.
+//! `POST|GET /rest/{users/{oid}|administrators/{userId}}/enrollments`,
+//! `DELETE …/enrollments/{enrollmentId}`, `POST …/enrollments/{enrollmentId}/pdfviaemail` and
+//! `GET /download/{users/{oid}|administrators/{userId}}/enrollments/{enrollmentId}/pdf`.
 
 use super::EnrollmentData;
 use crate::rest::parse_oid;
@@ -111,6 +112,107 @@ async fn delete(
         })
         .await?;
     Ok(HttpResponse::Ok().finish())
+}
+
+async fn pdf(
+    state: &AppState,
+    caller: ManagementCaller,
+    owner: Owner,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    let (device_api, master) = links(state);
+    let name = format!("enrollment-{id}.pdf");
+    let pdf = state
+        .db(move |conn, clock| {
+            let links = Links {
+                device_api: &device_api,
+                master: &master,
+            };
+            enrollment::sheet(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                owner.holder(),
+                &id,
+                links,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        // It carries a working enrollment link: never cached by a proxy or the browser.
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(pdf))
+}
+
+async fn pdf_via_email(
+    state: &AppState,
+    caller: ManagementCaller,
+    owner: Owner,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    let (device_api, master) = links(state);
+    let mail_domain = state.settings.mail_domain();
+    state
+        .db(move |conn, clock| {
+            let links = Links {
+                device_api: &device_api,
+                master: &master,
+            };
+            enrollment::send_sheet(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                owner.holder(),
+                &id,
+                links,
+                &mail_domain,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+pub(crate) async fn pdf_of_user(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (oid, id) = path.into_inner();
+    pdf(&state, caller, user(&oid)?, id).await
+}
+
+pub(crate) async fn pdf_of_administrator(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (user_id, id) = path.into_inner();
+    pdf(&state, caller, Owner::Administrator(user_id), id).await
+}
+
+pub(crate) async fn email_to_user(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (oid, id) = path.into_inner();
+    pdf_via_email(&state, caller, user(&oid)?, id).await
+}
+
+pub(crate) async fn email_to_administrator(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (user_id, id) = path.into_inner();
+    pdf_via_email(&state, caller, Owner::Administrator(user_id), id).await
 }
 
 pub(crate) async fn create_for_user(

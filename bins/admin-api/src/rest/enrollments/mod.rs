@@ -1,5 +1,5 @@
 //! Enrollments of end users (API §4.7, 4.8, 4.11) and administrators (§5.6, 5.7, 5.10).
-//! The PDF sheet and the e-mail (§4.9–4.10, §5.8–5.9) arrive with the sheet work.
+//! The PDF sheet and its e-mail (§4.9–4.10, §5.8–5.9).
 
 pub(crate) mod handlers;
 

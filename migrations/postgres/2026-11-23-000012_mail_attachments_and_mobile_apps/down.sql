@@ -1,0 +1,2 @@
+DROP TABLE mobile_app_settings;
+DROP TABLE mail_attachments;
