@@ -3,7 +3,9 @@
 //! - requests per second of `POST /rest/users` (32 concurrent clients),
 //! - latency of `GET /rest/users` pages (first, deep, searched) over 100,000 users,
 //! - peak memory (VmHWM) of a process streaming the users report of 100,000 users, next to one
-//!   streaming 1,000 users, to show that memory does not grow with the row count.
+//!   streaming 1,000 users, to show that memory does not grow with the row count,
+//! - enrollment sheets (PDF) per second, on one thread and on two, and the size of a sheet
+//!   (`lanyard-bench sheets` runs only this part).
 //!
 //! Run in release mode (`cargo run --release -p lanyard-bench`). Figures are printed as a table.
 
@@ -31,10 +33,20 @@ fn main() {
         report_child(&args[2], &args[3], &args[4]);
         return;
     }
+    let only_sheets = args.get(1).map(String::as_str) == Some("sheets");
     actix_rt::System::new().block_on(async {
+        if only_sheets {
+            sheets(Backend::Sqlite).await;
+            if std::env::var_os(lanyard_store::testing::POSTGRES_URL_VAR).is_some() {
+                sheets(Backend::Postgres).await;
+            }
+            return;
+        }
         run(Backend::Sqlite).await;
+        sheets(Backend::Sqlite).await;
         if std::env::var_os(lanyard_store::testing::POSTGRES_URL_VAR).is_some() {
             run(Backend::Postgres).await;
+            sheets(Backend::Postgres).await;
         } else {
             println!(
                 "(PostgreSQL skipped: set {})",
@@ -164,6 +176,107 @@ async fn run(backend: Backend) {
         );
         print!("[{name}] {}", String::from_utf8_lossy(&out.stdout));
     }
+}
+
+const SHEETS: usize = 400;
+
+/// Enrollment sheets per second through the domain call the download uses (read the
+/// enrollment, person, organization and logo; draw; subset the font; compress), on one thread
+/// and on two (this machine has two cores); and the size of a sheet.
+async fn sheets(backend: Backend) {
+    use lanyard_enrollment::enrollment::{self, Holder, Links};
+    let app = TestApp::start(backend, lanyard_admin_api::configure)
+        .await
+        .expect("database");
+    let name = format!("{backend:?}");
+    let org = app.org("Sheets Ltd");
+    let actor = lanyard_identity::rights::Actor::api_token(org.id.clone(), "bench");
+    let links = Links {
+        device_api: "https://device.lanyard.example",
+        master: &app.master_key,
+    };
+    let mut work: Vec<(Oid, String)> = Vec::with_capacity(SHEETS);
+    {
+        let mut conn = app.db.conn();
+        for i in 0..SHEETS {
+            let new = NewEndUser::parse(
+                &format!("sheet{i:04}"),
+                Some(&format!("sheet{i}@example.com")),
+                Some(&format!("Zoë Łukasiewicz-Nørgaard {i}")),
+                None,
+                true,
+            )
+            .expect("valid");
+            let oid = end_user::create(&mut conn, &SystemClock, &actor, &org.id, new)
+                .expect("user")
+                .oid;
+            let created = enrollment::create(
+                &mut conn,
+                &SystemClock,
+                &actor,
+                &org.id,
+                Holder::User(&oid),
+                links,
+            )
+            .expect("enrollment");
+            work.push((oid, created.id));
+        }
+    }
+    let render = |items: &[(Oid, String)]| -> usize {
+        let mut conn = app.db.conn();
+        items
+            .iter()
+            .map(|(oid, id)| {
+                enrollment::sheet(
+                    &mut conn,
+                    &SystemClock,
+                    &actor,
+                    &org.id,
+                    Holder::User(oid),
+                    id,
+                    links,
+                )
+                .expect("sheet")
+                .len()
+            })
+            .sum()
+    };
+    // Warm-up: the font is parsed once per process.
+    let sample = {
+        let mut conn = app.db.conn();
+        let (oid, id) = &work[0];
+        enrollment::sheet(
+            &mut conn,
+            &SystemClock,
+            &actor,
+            &org.id,
+            Holder::User(oid),
+            id,
+            links,
+        )
+        .expect("sheet")
+    };
+    let file = std::env::temp_dir().join("lanyard-bench-enrollment-sheet.pdf");
+    std::fs::write(&file, &sample).expect("sample sheet");
+
+    let started = Instant::now();
+    let bytes = render(&work);
+    let one = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (left, right) = work.split_at(SHEETS / 2);
+    std::thread::scope(|s| {
+        let a = s.spawn(|| render(left));
+        let b = s.spawn(|| render(right));
+        a.join().expect("thread") + b.join().expect("thread")
+    });
+    let two = started.elapsed().as_secs_f64();
+    println!(
+        "[{name}] enrollment sheets: {SHEETS} in {one:.2} s = {:.0}/s on one thread, {:.0}/s on two; {:.1} KB each (sample: {})",
+        SHEETS as f64 / one,
+        SHEETS as f64 / two,
+        bytes as f64 / SHEETS as f64 / 1024.0,
+        file.display()
+    );
 }
 
 /// Streams one organization's users report to a sink that discards it and prints the process's
