@@ -1,8 +1,11 @@
 //! device-api: the device protocol (`docs/device-protocol.md`), the enrollment entry point,
 //! one-time links and the self-service deactivation page, and the platform's public CRLs.
 //!
-//! Today: the enrollment steps (open the link, enroll with a PKCS#10 request), and, with the
-//! device certificate, `GET /device` and `DELETE /device` (deregister).
+//! The enrollment steps (open the link, enroll with a PKCS#10 request); with the device
+//! certificate, `GET /device` and `DELETE /device` (deregister); and the self-service
+//! deactivation page `/deactivate`.
+
+mod self_service;
 
 use actix_web::{HttpResponse, web};
 use lanyard_core::ErrorCode;
@@ -21,7 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/enroll", web::post().to(enroll))
     .route("/device", web::get().to(whoami))
-    .route("/device", web::delete().to(deregister));
+    .route("/device", web::delete().to(deregister))
+    .route("/deactivate", web::get().to(self_service::page))
+    .route("/deactivate", web::post().to(self_service::submit))
+    .route("/deactivate.js", web::get().to(self_service::script));
 }
 
 /// The key types a device may certify.

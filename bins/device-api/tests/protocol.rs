@@ -130,7 +130,183 @@ async fn a_phone_opens_the_link_and_enrolls_once(app: TestApp) {
     );
 }
 
+/// The value of hidden input `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).map(|i| i + marker.len()).expect(name);
+    page[start..].split('"').next().expect("value").to_owned()
+}
+
+async fn get_page(app: &TestApp, path: &str) -> (StatusCode, String) {
+    let mut response = app
+        .request(Method::GET, path, None)
+        .send()
+        .await
+        .expect("get");
+    let body = response.body().await.expect("body");
+    (
+        response.status(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// Posts the form as the page's script does: the proof of work solved (or not).
+async fn post_form(
+    app: &TestApp,
+    page: &str,
+    organization: &str,
+    code: &str,
+    solve: bool,
+) -> (StatusCode, String) {
+    let challenge = hidden(page, "challenge");
+    let nonce = if solve {
+        lanyard_enrollment::human_check::solve(
+            &challenge,
+            lanyard_enrollment::human_check::DIFFICULTY,
+        )
+        .to_string()
+    } else {
+        String::new()
+    };
+    let form = [
+        ("organization", organization.to_owned()),
+        ("code", code.to_owned()),
+        ("challenge", challenge),
+        ("signature", hidden(page, "signature")),
+        ("difficulty", hidden(page, "difficulty")),
+        ("nonce", nonce),
+    ];
+    let mut response = app
+        .request(Method::POST, "/deactivate", None)
+        .send_form(&form)
+        .await
+        .expect("post");
+    let body = response.body().await.expect("body");
+    (
+        response.status(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn a_lost_phone_is_deactivated_on_the_self_service_page(app: TestApp) {
+    let org = app.org("Acme");
+    let actor = Actor::api_token(org.id.clone(), "t");
+    let (code, der) = {
+        let mut conn = app.db.conn();
+        let user = end_user::create(
+            &mut conn,
+            &SystemClock,
+            &actor,
+            &org.id,
+            NewEndUser::parse("gil", Some("gil@acme.example"), Some("Gil"), None, true)
+                .expect("valid"),
+        )
+        .expect("user");
+        let links = Links {
+            device_api: "https://127.0.0.1:7403",
+            master: &app.master_key,
+        };
+        let url = enrollment::create(
+            &mut conn,
+            &SystemClock,
+            &actor,
+            &org.id,
+            Holder::User(&user.oid),
+            links,
+        )
+        .expect("enrollment")
+        .device_config_url;
+        let secret = url
+            .rsplit('/')
+            .next()
+            .and_then(|t| t.split('?').next())
+            .expect("secret");
+        let request = lanyard_enrollment::device::DeviceRequest {
+            name: "Gil's phone".into(),
+            vendor_id: "v-1".into(),
+            device_type: lanyard_enrollment::device::DeviceType::Other,
+            app_version: "1.0".into(),
+            push_registration: None,
+            csr: csr().into_bytes(),
+        };
+        let enrolled = lanyard_enrollment::device::enroll(
+            &mut conn,
+            &SystemClock,
+            &app.master_key,
+            secret,
+            &request,
+            lanyard_enrollment::device::Service {
+                crl_base: "https://127.0.0.1:7401",
+                device_api: "https://127.0.0.1:7403",
+                mail_domain: "lanyard.test",
+            },
+        )
+        .expect("enroll");
+        let der = openssl::x509::X509::stack_from_pem(enrolled.certificate_chain.as_bytes())
+            .expect("chain")[0]
+            .to_der()
+            .expect("der");
+        (enrolled.deactivation_code, der)
+    };
+    // The letter's link names the organization; the page fills it in, with a fresh challenge.
+    let mails = lanyard_mail::recent_to(&mut app.db.conn(), "gil@acme.example", 1).expect("mail");
+    let link = format!("https://127.0.0.1:7403/deactivate?organization={}", org.oid);
+    assert!(mails[0].text.contains(&link), "{}", mails[0].text);
+    assert!(mails[0].text.contains(&code));
+    let path = format!("/deactivate?organization={}", org.oid);
+    let (status, page) = get_page(&app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("value=\"{}\"", org.oid)), "{page}");
+    let (status, script) = get_page(&app, "/deactivate.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(script.contains("crypto.subtle.digest"));
+
+    // Without the proof of work: refused before the code is even looked at.
+    let (status, answer) = post_form(&app, &page, &org.oid.to_string(), &code, false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer.contains("human check"), "{answer}");
+    // A wrong code: refused, and the form comes back with a new challenge.
+    let (status, answer) = post_form(&app, &page, &org.oid.to_string(), "WRONGCODE123", true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(answer.contains("not valid"), "{answer}");
+    assert_ne!(hidden(&answer, "challenge"), hidden(&page, "challenge"));
+    let authenticated = |der: &[u8]| {
+        lanyard_enrollment::device::authenticate_certificate(
+            &mut app.db.conn(),
+            &SystemClock,
+            der,
+            None,
+        )
+        .expect("auth")
+        .is_some()
+    };
+    assert!(authenticated(&der));
+    // The right code deactivates the phone: its certificate no longer authenticates.
+    let (status, answer) = post_form(&app, &answer, &org.oid.to_string(), &code, true).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer.contains("Gil&#x27;s phone") || answer.contains("Gil's phone"),
+        "{answer}"
+    );
+    assert!(answer.contains("is deactivated"));
+    assert!(!authenticated(&der));
+
+    // Guessing is rate limited per address: after 20 failures, even a solved form gets 429.
+    let mut last = StatusCode::OK;
+    let mut page = get_page(&app, &path).await.1;
+    for _ in 0..21 {
+        let (status, answer) = post_form(&app, &page, "2.25.1", "GUESS", true).await;
+        last = status;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        page = answer;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
 http_tests!(
     lanyard_device_api::configure;
     a_phone_opens_the_link_and_enrolls_once,
+    a_lost_phone_is_deactivated_on_the_self_service_page,
 );

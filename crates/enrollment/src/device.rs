@@ -264,12 +264,13 @@ pub fn enroll(
             && let Ok(to) = lanyard_core::Email::parse(&address)
         {
             let chain = account::ancestors(conn, &account)?;
+            let org = account::get(conn, &account)?;
             let vars = minijinja::context! {
                 name => person,
                 device => name,
                 code => code,
-                account_name => account::get(conn, &account)?.name,
-                link => service.deactivation_page(),
+                account_name => org.name,
+                link => format!("{}?organization={}", service.deactivation_page(), org.oid),
             };
             lanyard_mail::templates::send(
                 conn,
@@ -765,6 +766,49 @@ pub fn deactivate_with_code(
         "deactivation code",
     )?;
     Ok(device_id)
+}
+
+/// Attempts at the self-service page allowed per client address in a quarter of an hour.
+const SELF_SERVICE_ATTEMPTS: lanyard_identity::throttle::Limit =
+    lanyard_identity::throttle::Limit {
+        max: 20,
+        window: TimeDelta::minutes(15),
+    };
+
+/// The self-service deactivation page (SPEC §3): the person names the organization (its OID,
+/// from the confirmation letter's link) and the deactivation code. Failed attempts count per
+/// client address and per organization; the human check is the caller's (see
+/// [`crate::human_check`]). Returns the deactivated device's name.
+pub fn deactivate_self_service(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    organization: &str,
+    code: &str,
+    client: &str,
+) -> Result<String> {
+    let key = format!("deactivation-page:{client}");
+    lanyard_identity::throttle::check(conn, clock, &key, SELF_SERVICE_ATTEMPTS)?;
+    let outcome = (|| {
+        let oid = lanyard_core::Oid::parse(organization.trim()).map_err(|_| {
+            EnrollmentError::Identity(IdentityError::Invalid {
+                field: "organization",
+                rule: "the organization ID from your confirmation letter, e.g. 2.25.1234.3.2.7"
+                    .into(),
+            })
+        })?;
+        let account = account::find_by_oid(conn, &oid)?;
+        let device_id = deactivate_with_code(conn, clock, master, &account.id, None, code)?;
+        let name: String = devices::table
+            .find(&device_id)
+            .select(devices::name)
+            .first(conn)?;
+        Ok(name)
+    })();
+    if outcome.is_err() {
+        lanyard_identity::throttle::hit(conn, clock, &key, SELF_SERVICE_ATTEMPTS)?;
+    }
+    outcome
 }
 
 /// An administrator deactivates device `device_id` of `account` (console "Device management"):

@@ -4,6 +4,7 @@
 pub mod device;
 pub mod enrollment;
 mod error;
+pub mod human_check;
 pub mod mobile_app;
 pub mod qr;
 pub mod sheet;
