@@ -14,6 +14,8 @@ const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
 
 /// An environment for one installation: a data directory and, for PostgreSQL, a schema.
 struct Installation {
+    /// Extra environment of every `lanyard` command (settings of one scenario).
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
     database_url: String,
     _db: Option<TestDb>,
@@ -24,6 +26,7 @@ impl Installation {
         let dir = tempfile::tempdir().expect("dir");
         match backend {
             Backend::Sqlite => Some(Self {
+                env: Vec::new(),
                 dir,
                 database_url: String::new(),
                 _db: None,
@@ -35,6 +38,7 @@ impl Installation {
                     lanyard_store::DatabaseTarget::Sqlite(_) => unreachable!("postgres target"),
                 };
                 Some(Self {
+                    env: Vec::new(),
                     dir,
                     database_url: url,
                     _db: Some(db),
@@ -53,6 +57,7 @@ impl Installation {
             .env("LANYARD_AUTH_API__BIND", "127.0.0.1:0")
             .env("LANYARD_DEVICE_API__BIND", "127.0.0.1:0")
             .env("LANYARD_LOG__FILTER", "warn");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -815,4 +820,346 @@ fn a_phone_enrolls_on_sqlite() {
 #[test]
 fn a_phone_enrolls_on_postgres() {
     a_phone_enrolls_and_calls_with_its_certificate(Backend::Postgres);
+}
+
+/// `lanyard-device`, built beside `lanyard` by `cargo test --workspace` (or
+/// `cargo build -p lanyard-device`).
+fn lanyard_device() -> std::path::PathBuf {
+    let path = Path::new(LANYARD).with_file_name("lanyard-device");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build -p lanyard-device",
+        path.display()
+    );
+    path
+}
+
+/// Runs `lanyard-device`; its JSON answer, or its error message.
+fn device_cli(state: &Path, args: &[&str]) -> Result<Value, String> {
+    let out = Command::new(lanyard_device())
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("run lanyard-device");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("JSON answer"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A real SMTP server (Python's aiosmtpd) on loopback, writing what it receives to a maildir.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .spawn()
+            .expect("python3 with aiosmtpd (installed by scripts/setup)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// The plain-text body of the first message to `to` whose subject contains `subject`,
+    /// decoded by Python's e-mail parser; waits up to 30 s for it.
+    fn wait_for(&self, to: &str, subject: &str) -> String {
+        let script = r#"
+import email, email.policy, pathlib, sys
+for f in sorted(pathlib.Path(sys.argv[1]).glob("new/*")):
+    m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
+    if sys.argv[2] in str(m["To"]) and sys.argv[3] in str(m["Subject"]):
+        print(m.get_body(preferencelist=("plain",)).get_content())
+        break
+"#;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = Command::new("python3")
+                .args(["-c", script])
+                .arg(&self.maildir)
+                .args([to, subject])
+                .output()
+                .expect("python3");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if !text.trim().is_empty() {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail to {to} about {subject:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _gone = self.child.kill();
+        let _reaped = self.child.wait();
+    }
+}
+
+/// Decodes the QR code on page 1 of a PDF with poppler and zbar (tools Lanyard did not write);
+/// returns the decoded text and the page image.
+fn qr_of_pdf(pdf: &Path) -> (String, std::path::PathBuf) {
+    let stem = pdf.with_extension("");
+    let rendered = Command::new("pdftoppm")
+        .args(["-png", "-r", "150", "-singlefile"])
+        .arg(pdf)
+        .arg(&stem)
+        .status()
+        .expect("pdftoppm (poppler-utils, installed by scripts/setup --test)");
+    assert!(rendered.success());
+    let png = stem.with_extension("png");
+    let out = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&png)
+        .output()
+        .expect("zbarimg (zbar-tools, installed by scripts/setup --test)");
+    assert!(out.status.success(), "no QR code found on the sheet");
+    (String::from_utf8_lossy(&out.stdout).trim().to_owned(), png)
+}
+
+/// Issue 5's path end to end over real TLS and a real SMTP server: an administrator creates an
+/// enrollment through /rest and downloads its sheet; the QR code read off the rendered PDF
+/// enrolls `lanyard-device`; the confirmation letter arrives with the deactivation code, and the
+/// self-service page deactivates the phone with it; the next call of the device is refused.
+fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend) {
+    let Some(mut install) = Installation::new(backend) else {
+        return;
+    };
+    let smtp = SmtpServer::start(install.dir.path());
+    for (k, v) in [
+        ("LANYARD_MAIL__TRANSPORT", "smtp".to_owned()),
+        ("LANYARD_MAIL__SMTP_HOST", "127.0.0.1".to_owned()),
+        ("LANYARD_MAIL__SMTP_PORT", smtp.port.to_string()),
+        ("LANYARD_MAIL__SMTP_SECURITY", "none".to_owned()),
+    ] {
+        install.env.push((k.to_owned(), v));
+    }
+    let running = install.up();
+    let (admin, device) = (running.urls[0].clone(), running.urls[2].clone());
+    let org = install.run(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--email",
+        "it@acme.example",
+    ]);
+    let token = install.run(&["api-token", "create", "--account", &org]);
+    let auth = format!("Authorization: Bearer {token}");
+    let create_user = |alias: &str| -> String {
+        let body = json!({"userId": alias, "email": format!("{alias}@acme.example"), "fullName": "Hana Nováková"})
+            .to_string();
+        let (status, user) = install.curl(
+            "POST",
+            &format!("{admin}/rest/users"),
+            &[
+                "-H",
+                &auth,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+            ],
+        );
+        assert_eq!(status, StatusCode::OK, "{user}");
+        user["oid"].as_str().expect("oid").to_owned()
+    };
+    // An enrollment and its sheet, downloaded as an administrator's script would.
+    let sheet = |oid: &str, name: &str| -> (Value, std::path::PathBuf) {
+        let (status, created) = install.curl(
+            "POST",
+            &format!("{admin}/rest/users/{oid}/enrollments"),
+            &["-H", &auth],
+        );
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let id = created["enrollmentId"].as_str().expect("id");
+        let pdf = install.dir.path().join(format!("{name}.pdf"));
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert", &install.ca(), "-H", &auth])
+            .args(["-H", "X-PBM-API-VERSION: 2", "-o"])
+            .arg(&pdf)
+            .arg(format!("{admin}/download/users/{oid}/enrollments/{id}/pdf"))
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF-"));
+        (created, pdf)
+    };
+
+    let hana = create_user("hana");
+    let (created, pdf) = sheet(&hana, "hana");
+    let (link, _) = qr_of_pdf(&pdf);
+    assert_eq!(link, created["deviceConfigUrl"].as_str().expect("url"));
+    assert!(
+        link.starts_with(&format!("{device}/deviceConfig/")),
+        "{link}"
+    );
+
+    let phone = install.dir.path().join("hana-phone");
+    let enrolled = device_cli(
+        &phone,
+        &[
+            "enroll",
+            &link,
+            "--ca-file",
+            &install.ca(),
+            "--name",
+            "Hana's phone",
+        ],
+    )
+    .expect("lanyard-device enrolls");
+    let code = enrolled["deactivationCode"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    assert_eq!(enrolled["device"]["person"]["id"], "hana");
+    assert_eq!(enrolled["device"]["organization"]["name"], "Acme");
+    let (_, devices) = install.curl(
+        "GET",
+        &format!("{admin}/rest/users/{hana}/devices"),
+        &["-H", &auth],
+    );
+    assert_eq!(
+        devices["data"][0]["deviceName"], "Hana's phone",
+        "{devices}"
+    );
+    let (_, list) = install.curl(
+        "GET",
+        &format!("{admin}/rest/users/{hana}/enrollments"),
+        &["-H", &auth],
+    );
+    assert_eq!(list["data"][0]["state"], "USED");
+    let shown = device_cli(&phone, &["show"]).expect("show");
+    assert_eq!(shown["server"]["deviceId"], enrolled["device"]["deviceId"]);
+    // The link works once.
+    let again = device_cli(
+        &install.dir.path().join("thief"),
+        &["enroll", &link, "--ca-file", &install.ca()],
+    )
+    .expect_err("used");
+    assert!(
+        again.contains("NOT_ALLOWED") && again.contains("already used"),
+        "{again}"
+    );
+
+    // The confirmation letter, at the SMTP server, with the code and the page's link.
+    let letter = smtp.wait_for("hana@acme.example", "enrolled");
+    assert!(letter.contains(&code), "{letter}");
+    let page_link = letter
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{device}/deactivate?organization=")))
+        .expect("link to the self-service page")
+        .to_owned();
+    let page = Command::new("curl")
+        .args(["-sS", "--fail", "--cacert", &install.ca(), &page_link])
+        .output()
+        .expect("curl");
+    let page = String::from_utf8_lossy(&page.stdout).into_owned();
+    let hidden = |name: &str| -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.find(&marker).map(|i| i + marker.len()).expect(name);
+        page[start..].split('"').next().expect("value").to_owned()
+    };
+    let challenge = hidden("challenge");
+    let nonce = lanyard_enrollment::human_check::solve(
+        &challenge,
+        hidden("difficulty").parse().expect("n"),
+    );
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", &install.ca(), "-w", "\n%{http_code}"])
+        .args([
+            "--data-urlencode",
+            &format!("organization={}", hidden("organization")),
+        ])
+        .args(["--data-urlencode", &format!("code={code}")])
+        .args(["--data-urlencode", &format!("challenge={challenge}")])
+        .args([
+            "--data-urlencode",
+            &format!("signature={}", hidden("signature")),
+        ])
+        .args(["--data-urlencode", &format!("nonce={nonce}")])
+        .arg(format!("{device}/deactivate"))
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(answer.trim_end().ends_with("200"), "{answer}");
+    assert!(answer.contains("is deactivated"), "{answer}");
+    let refused = device_cli(&phone, &["show"]).expect_err("deactivated");
+    assert!(refused.contains("UNAUTHORIZED"), "{refused}");
+    let (_, devices) = install.curl(
+        "GET",
+        &format!("{admin}/rest/users/{hana}/devices"),
+        &["-H", &auth],
+    );
+    assert_eq!(devices["data"], json!([]));
+
+    // Another person enrolls from a picture of the sheet (the client reads the QR code itself),
+    // then deregisters.
+    let ivo = create_user("ivo");
+    let (_, pdf) = sheet(&ivo, "ivo");
+    let (_, png) = qr_of_pdf(&pdf);
+    let phone = install.dir.path().join("ivo-phone");
+    let png = png.display().to_string();
+    device_cli(
+        &phone,
+        &[
+            "enroll",
+            "--qr",
+            &png,
+            "--ca-file",
+            &install.ca(),
+            "--device-type",
+            "android",
+            "--app-version",
+            "3.1",
+        ],
+    )
+    .expect("enroll from the picture");
+    assert!(device_cli(&phone, &["show"]).is_ok());
+    let gone = device_cli(&phone, &["deregister"]).expect("deregister");
+    assert!(gone["deregistered"].is_string());
+    assert!(device_cli(&phone, &["show"]).is_err());
+    running.stop();
+}
+
+#[test]
+fn a_sheet_enrolls_lanyard_device_on_sqlite() {
+    a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(Backend::Sqlite);
+}
+
+#[test]
+fn a_sheet_enrolls_lanyard_device_on_postgres() {
+    a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(Backend::Postgres);
 }
