@@ -1305,8 +1305,122 @@ async fn enrollment_sheets_download_and_e_mail(app: TestApp) {
     assert_error(&app.call(Method::GET, &pdf, ta, None).await, "NOT_FOUND");
 }
 
+/// A device of `oid` in `org`, enrolled through the domain as device-api does; its vendor id.
+fn enrolled_device(app: &TestApp, org: &lanyard_web::testing::TestOrg, oid: &str) -> String {
+    use lanyard_enrollment::{device, enrollment};
+    let mut conn = app.db.conn();
+    let clock = lanyard_core::SystemClock;
+    let actor = lanyard_identity::rights::Actor::api_token(org.id.clone(), "t");
+    let oid = lanyard_core::Oid::parse(oid).expect("oid");
+    let links = enrollment::Links {
+        device_api: "https://127.0.0.1:7403",
+        master: &app.master_key,
+    };
+    let url = enrollment::create(
+        &mut conn,
+        &clock,
+        &actor,
+        &org.id,
+        enrollment::Holder::User(&oid),
+        links,
+    )
+    .expect("enrollment")
+    .device_config_url;
+    let secret = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("secret");
+    let vendor = format!("vendor-{oid}");
+    device::enroll(
+        &mut conn,
+        &clock,
+        &app.master_key,
+        secret,
+        &device::DeviceRequest {
+            name: "=HYPERLINK(\"x\")".into(),
+            vendor_id: vendor.clone(),
+            device_type: device::DeviceType::Android,
+            app_version: "2.0".into(),
+            push_registration: None,
+            csr: csr(2048, false).into_bytes(),
+        },
+        device::Service {
+            crl_base: "https://127.0.0.1:7401",
+            device_api: "https://127.0.0.1:7403",
+            mail_domain: "lanyard.test",
+        },
+    )
+    .expect("enroll");
+    vendor
+}
+
+async fn devices_report_and_code_resend(app: TestApp) {
+    let a = app.org("A");
+    let b = app.org("B");
+    let (ta, tb) = (Some(a.token.as_str()), Some(b.token.as_str()));
+    let user = create_user(&app, &a.token, "phoned").await;
+    let oid = user["oid"].as_str().expect("oid").to_owned();
+    let vendor = enrolled_device(&app, &a, &oid);
+
+    let mut response = app
+        .request(Method::GET, "/download/devices/report.csv", ta)
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.body().await.expect("body");
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let records: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
+    assert_eq!(records.len(), 1);
+    // The device name is someone's input: never a formula in a spreadsheet.
+    assert_eq!(&records[0][0], "'=HYPERLINK(\"x\")");
+    assert_eq!(&records[0][1], vendor.as_str());
+    assert_eq!(&records[0][3], "ANDROID");
+    let mut response = app
+        .request(Method::GET, "/download/devices/report.csv", tb)
+        .send()
+        .await
+        .expect("report");
+    let body = response.body().await.expect("body");
+    assert!(!String::from_utf8_lossy(&body).contains(&vendor));
+
+    // Resend the code, under both names; the owner gets a letter each time.
+    for path in [
+        "/rest/devices/suspensionpass",
+        "/rest/devices/deactivationpass",
+    ] {
+        let (status, body) = app
+            .call(Method::POST, path, ta, Some(json!({"vendorId": vendor})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let foreign = app
+            .call(Method::POST, path, tb, Some(json!({"vendorId": vendor})))
+            .await;
+        assert_error(&foreign, "NOT_FOUND");
+        assert_eq!(foreign.1["message"], vendor);
+    }
+    let letters = lanyard_mail::recent_to(&mut app.db.conn(), "phoned@example.com", 10)
+        .expect("mails")
+        .into_iter()
+        .filter(|m| m.template == "device_confirmation")
+        .count();
+    assert_eq!(letters, 3, "enrollment + two resends");
+    let bad = app
+        .call(
+            Method::POST,
+            "/rest/devices/suspensionpass",
+            ta,
+            Some(json!({})),
+        )
+        .await;
+    assert_error(&bad, "MALFORMED_INPUT");
+}
+
 http_tests!(
     lanyard_admin_api::configure;
+    devices_report_and_code_resend,
     enrollments_of_users_and_administrators,
     enrollment_sheets_download_and_e_mail,
 );

@@ -496,6 +496,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("startup task")??;
         lanyard_web::mail_sender::spawn(state.clone())?;
+        lanyard_web::housekeeping::spawn(state.clone());
         // Listen for the stop signals before anything is announced, once for all three servers.
         let mut terminate = actix_web::rt::signal::unix::signal(
             actix_web::rt::signal::unix::SignalKind::terminate(),

@@ -9,6 +9,7 @@ use lanyard_core::id::AccountId;
 use lanyard_core::secret::hash_token;
 use lanyard_core::{Clock, ErrorCode};
 use lanyard_identity::platform_pki::{self, Purpose};
+use lanyard_identity::rights::{Actor, Area, Verb, authorize};
 use lanyard_identity::{IdentityError, account, history, organization};
 use lanyard_pki::{Issue, MasterKey, Profile, Subject};
 use lanyard_store::schema::{certificates, devices, enrollments};
@@ -125,7 +126,7 @@ pub fn enroll(
     request: &DeviceRequest,
     service: Service<'_>,
 ) -> Result<Enrolled> {
-    let (crl_base, mail_domain) = (service.crl_base, service.mail_domain);
+    let crl_base = service.crl_base;
     let name = text("deviceName", &request.name, 100)?;
     let vendor_id = text("vendorId", &request.vendor_id, 200)?;
     let app_version = text("appVersion", &request.app_version, 40)?;
@@ -258,30 +259,19 @@ pub fn enroll(
             .execute(conn)?;
         // The confirmation letter (when the account sends them and the person has an e-mail),
         // in the same transaction: it goes out exactly when the device exists.
-        let (person, address) = person_and_email(conn, user.clone(), administrator.clone())?;
-        if settings.confirmation_letter_enabled
-            && let Some(address) = address
-            && let Ok(to) = lanyard_core::Email::parse(&address)
-        {
-            let chain = account::ancestors(conn, &account)?;
-            let org = account::get(conn, &account)?;
-            let vars = minijinja::context! {
-                name => person,
-                device => name,
-                code => code,
-                account_name => org.name,
-                link => format!("{}?organization={}", service.deactivation_page(), org.oid),
-            };
-            lanyard_mail::templates::send(
-                conn,
-                clock,
-                mail_domain,
-                &chain,
-                "device_confirmation",
-                &to,
-                vars,
-            )
-            .map_err(|e| EnrollmentError::Identity(IdentityError::Inconsistent(e.to_string())))?;
+        if settings.confirmation_letter_enabled {
+            let (person, address) = person_and_email(conn, user.clone(), administrator.clone())?;
+            if let Some(address) = address {
+                send_letter(
+                    conn,
+                    clock,
+                    service,
+                    &account,
+                    (&person, &address),
+                    &name,
+                    &code,
+                )?;
+            }
         }
         history::record(
             conn,
@@ -626,7 +616,7 @@ type InfoRow = (
 /// The active devices of `account` (whose: `holder`, or everyone's), newest first.
 pub fn list(
     conn: &mut DbConnection,
-    actor: &lanyard_identity::rights::Actor,
+    actor: &Actor,
     account: &AccountId,
     holder: Option<crate::enrollment::Holder<'_>>,
 ) -> Result<Vec<DeviceInfo>> {
@@ -768,6 +758,44 @@ pub fn deactivate_with_code(
     Ok(device_id)
 }
 
+/// Removes (deactivates, revoking their certificates) the devices that have not called for
+/// longer than their account's maximum device inactivity (SPEC §1 account settings); accounts
+/// without the setting keep their devices. Safe to run on every instance at once: a device is
+/// deactivated once. Returns how many were removed.
+pub fn purge_inactive(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+) -> Result<usize> {
+    use lanyard_store::schema::account_settings as settings;
+    let now = clock.now();
+    let limits: Vec<(String, i64)> = settings::table
+        .filter(settings::max_device_inactivity_days.is_not_null())
+        .select((
+            settings::account_id,
+            settings::max_device_inactivity_days.assume_not_null(),
+        ))
+        .load(conn)?;
+    let mut removed = 0;
+    for (account, days) in limits {
+        let cutoff = (now - TimeDelta::days(days.max(1))).naive_utc();
+        let stale: Vec<(String, String)> = devices::table
+            .filter(devices::account_id.eq(&account))
+            .filter(devices::status.eq("active"))
+            .filter(devices::last_seen_at.lt(cutoff))
+            .select((devices::id, devices::name))
+            .load(conn)?;
+        let account = AccountId::from_stored(account);
+        for (device_id, _) in stale {
+            let by = format!("inactivity (no call for {days} days)");
+            if deactivate(conn, clock, master, &account, &device_id, &by)? {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Attempts at the self-service page allowed per client address in a quarter of an hour.
 const SELF_SERVICE_ATTEMPTS: lanyard_identity::throttle::Limit =
     lanyard_identity::throttle::Limit {
@@ -817,7 +845,7 @@ pub fn deactivate_by(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     master: &MasterKey,
-    actor: &lanyard_identity::rights::Actor,
+    actor: &Actor,
     account: &AccountId,
     device_id: &str,
 ) -> Result<bool> {
@@ -833,7 +861,7 @@ pub fn delete_end_user(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     master: &MasterKey,
-    actor: &lanyard_identity::rights::Actor,
+    actor: &Actor,
     account: &AccountId,
     oid: &lanyard_core::Oid,
 ) -> Result<()> {
@@ -855,6 +883,109 @@ pub fn delete_end_user(
 }
 
 /// The holder's display name and e-mail address, if any.
+/// Enqueues the confirmation letter (`device_confirmation`) with the deactivation `code` of
+/// device `device` to the person, in the caller's transaction. An address that is not a valid
+/// e-mail sends nothing.
+fn send_letter(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    service: Service<'_>,
+    account: &AccountId,
+    (person, address): (&str, &str),
+    device: &str,
+    code: &str,
+) -> Result<bool> {
+    let Ok(to) = lanyard_core::Email::parse(address) else {
+        return Ok(false);
+    };
+    let chain = account::ancestors(conn, account)?;
+    let org = account::get(conn, account)?;
+    let vars = minijinja::context! {
+        name => person,
+        device => device,
+        code => code,
+        account_name => org.name,
+        link => format!("{}?organization={}", service.deactivation_page(), org.oid),
+    };
+    lanyard_mail::templates::send(
+        conn,
+        clock,
+        service.mail_domain,
+        &chain,
+        "device_confirmation",
+        &to,
+        vars,
+    )
+    .map_err(|e| EnrollmentError::Identity(IdentityError::Inconsistent(e.to_string())))?;
+    Ok(true)
+}
+
+/// Resends the deactivation code of the active device `vendor_id` of `account` (API §7.5,
+/// `suspensionpass` / `deactivationpass`). Only the code's hash is kept, so a new code is made:
+/// the old one stops working, and the new one goes out in a confirmation letter to the person.
+/// NOT_FOUND (the vendor id as the message) when there is no such device; NOT_ALLOWED when the
+/// person has no e-mail address.
+pub fn resend_code(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    vendor_id: &str,
+    service: Service<'_>,
+) -> Result<()> {
+    let code = lanyard_core::codes::random_base62(12);
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::Devices, Verb::Edit, account)?;
+        type Found = (String, String, Option<String>, Option<String>);
+        let found: Option<Found> = devices::table
+            .filter(devices::account_id.eq(account.as_str()))
+            .filter(devices::vendor_id.eq(vendor_id))
+            .filter(devices::status.eq("active"))
+            .order(devices::created_at.desc())
+            .select((
+                devices::id,
+                devices::name,
+                devices::end_user_id,
+                devices::administrator_id,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((device_id, name, user, administrator)) = found else {
+            return Err(EnrollmentError::NotFound(vendor_id.to_owned()));
+        };
+        let (person, address) = person_and_email(conn, user, administrator)?;
+        let sent = match address {
+            Some(address) => send_letter(
+                conn,
+                clock,
+                service,
+                account,
+                (&person, &address),
+                &name,
+                &code,
+            )?,
+            None => false,
+        };
+        if !sent {
+            return Err(not_allowed(
+                "the device's owner has no e-mail address to send the code to",
+            ));
+        }
+        diesel::update(devices::table.find(&device_id))
+            .set(devices::deactivation_hash.eq(hash_token(&code)))
+            .execute(conn)?;
+        history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "Devices",
+            &format!("A new deactivation code of device {name} was sent to {person}"),
+        )?;
+        Ok(())
+    })
+}
+
 fn person_and_email(
     conn: &mut DbConnection,
     user: Option<String>,

@@ -26,6 +26,9 @@ pub enum EnrollmentError {
     /// The enrollment sheet could not be drawn.
     #[error("enrollment sheet: {0}")]
     Sheet(String),
+    /// A report could not be written.
+    #[error("report: {0}")]
+    Report(String),
 }
 
 impl From<diesel::result::Error> for EnrollmentError {
@@ -51,7 +54,9 @@ impl EnrollmentError {
                 key: id,
             },
             e @ Self::AppVersion { .. } => IdentityError::NotAllowed(e.to_string()),
-            e @ (Self::Qr(_) | Self::Sheet(_)) => IdentityError::Inconsistent(e.to_string()),
+            e @ (Self::Qr(_) | Self::Sheet(_) | Self::Report(_)) => {
+                IdentityError::Inconsistent(e.to_string())
+            }
         }
     }
 }
@@ -62,7 +67,7 @@ impl Coded for EnrollmentError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Identity(e) => e.code(),
             Self::AppVersion { .. } => ErrorCode::UnsupportedAppVersion,
-            Self::Qr(_) | Self::Sheet(_) => ErrorCode::Internal,
+            Self::Qr(_) | Self::Sheet(_) | Self::Report(_) => ErrorCode::Internal,
         }
     }
 

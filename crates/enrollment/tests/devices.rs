@@ -432,7 +432,162 @@ fn old_apps_are_refused_at_enrollment_and_on_every_call(db: &TestDb) {
     assert!(auth(None).expect("auth").is_some());
 }
 
+/// The code in the newest confirmation letter to Dora.
+fn letter_code(db: &TestDb) -> String {
+    let mails = lanyard_mail::recent_to(&mut db.conn(), "dora@acme.example", 1).expect("mails");
+    let text = &mails.first().expect("a letter").text;
+    text.split("deactivation code is ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("code in the letter")
+        .to_owned()
+}
+
+/// Resending the code makes a new one (only hashes are kept): the letter carries it, the old
+/// code stops working, the new one deactivates.
+fn a_resent_code_replaces_the_old_one(db: &TestDb) {
+    let w = world(db);
+    let (_, secret) = w.enrollment(db);
+    let (_, request) = phone();
+    let enrolled = device::enroll(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &secret,
+        &request,
+        SERVICE,
+    )
+    .expect("enroll");
+    assert_eq!(letter_code(db), enrolled.deactivation_code);
+    w.clock.advance(chrono::TimeDelta::seconds(1));
+    device::resend_code(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        "vendor-123",
+        SERVICE,
+    )
+    .expect("resend");
+    let fresh = letter_code(db);
+    assert_ne!(fresh, enrolled.deactivation_code);
+    let missing = device::resend_code(&mut db.conn(), &w.clock, &w.actor, &w.org, "nope", SERVICE)
+        .expect_err("unknown");
+    assert!(matches!(missing, EnrollmentError::NotFound(ref v) if v == "nope"));
+    // Another organization's caller finds nothing to resend.
+    let other = Actor::api_token(
+        account::create(
+            &mut db.conn(),
+            &w.clock,
+            NewAccount {
+                kind: AccountKind::Organization,
+                name: "Globex".into(),
+                contact_email: None,
+                parent: None,
+            },
+        )
+        .expect("org")
+        .id,
+        "g",
+    );
+    assert!(
+        device::resend_code(
+            &mut db.conn(),
+            &w.clock,
+            &other,
+            &w.org,
+            "vendor-123",
+            SERVICE
+        )
+        .is_err()
+    );
+    let old = device::deactivate_with_code(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &w.org,
+        Some("vendor-123"),
+        &enrolled.deactivation_code,
+    )
+    .expect_err("old code");
+    assert_eq!(lanyard_core::Coded::code(&old).as_str(), "FORBIDDEN");
+    device::deactivate_with_code(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &w.org,
+        Some("vendor-123"),
+        &fresh,
+    )
+    .expect("new code");
+}
+
+/// Devices past the account's maximum inactivity are removed (deactivated, certificate
+/// revoked); a device that called recently stays, and accounts without the setting keep all.
+fn inactive_devices_are_removed_after_the_accounts_limit(db: &TestDb) {
+    let w = world(db);
+    let enroll = |w: &World| {
+        let (_, secret) = w.enrollment(db);
+        let (_, mut request) = phone();
+        request.vendor_id = format!("v-{secret}");
+        let enrolled = device::enroll(
+            &mut db.conn(),
+            &w.clock,
+            &w.master,
+            &secret,
+            &request,
+            SERVICE,
+        )
+        .expect("enroll");
+        X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
+            .to_der()
+            .expect("der")
+    };
+    let (old, fresh) = (enroll(&w), enroll(&w));
+    w.clock.advance(chrono::TimeDelta::days(40));
+    // Without the setting nothing is removed.
+    assert_eq!(
+        device::purge_inactive(&mut db.conn(), &w.clock, &w.master).expect("purge"),
+        0
+    );
+    lanyard_identity::organization::update_more(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        &lanyard_identity::organization::MoreSettings::parse("", "", "", "30").expect("valid"),
+    )
+    .expect("setting");
+    // The fresh phone calls now; the old one has been silent for 40 days.
+    assert!(
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &fresh, None)
+            .expect("auth")
+            .is_some()
+    );
+    assert_eq!(
+        device::purge_inactive(&mut db.conn(), &w.clock, &w.master).expect("purge"),
+        1
+    );
+    assert!(
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &old, None)
+            .expect("auth")
+            .is_none()
+    );
+    assert!(
+        device::authenticate_certificate(&mut db.conn(), &w.clock, &fresh, None)
+            .expect("auth")
+            .is_some()
+    );
+    // Running again (another instance) removes nothing more.
+    assert_eq!(
+        device::purge_inactive(&mut db.conn(), &w.clock, &w.master).expect("purge"),
+        0
+    );
+}
+
 both_backends!(
+    inactive_devices_are_removed_after_the_accounts_limit,
+    a_resent_code_replaces_the_old_one,
     old_apps_are_refused_at_enrollment_and_on_every_call,
     deleting_a_person_deactivates_their_devices,
     a_phone_enrolls_once_with_its_own_key,

@@ -11,6 +11,7 @@ pub mod crl;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod housekeeping;
 pub mod mail_sender;
 pub mod request_id;
 pub mod server;

@@ -346,6 +346,7 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
                 address: String::new(),
                 source: std::io::Error::other(e.to_string()),
             })?;
+            crate::housekeeping::spawn(state.clone());
         }
         let tls = {
             let (state, listener) = (

@@ -1,5 +1,6 @@
 //! File downloads of the management API under `/download`.
 
+pub(crate) mod devices_report;
 pub(crate) mod users_report;
 
 use crate::rest::enrollments::handlers as enrollments;
@@ -12,6 +13,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/download")
             .wrap(from_fn(require_management))
             .route("/users/report.csv", web::get().to(users_report::handle))
+            .route("/devices/report.csv", web::get().to(devices_report::handle))
             .route(
                 "/users/{oid}/enrollments/{id}/pdf",
                 web::get().to(enrollments::pdf_of_user),

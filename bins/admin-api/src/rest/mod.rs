@@ -63,6 +63,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 "/devices/deactivations",
                 web::post().to(devices::deactivate),
             )
+            .route(
+                "/devices/suspensionpass",
+                web::post().to(devices::resend_code),
+            )
+            .route(
+                "/devices/deactivationpass",
+                web::post().to(devices::resend_code),
+            )
             .route("/users/{oid}/devices", web::get().to(devices::of_user))
             .route(
                 "/administrators/{user_id}/devices",

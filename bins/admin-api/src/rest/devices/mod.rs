@@ -114,3 +114,41 @@ pub(crate) async fn deactivate(
         .await?;
     Ok(HttpResponse::Ok().finish())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ResendRequest {
+    vendor_id: String,
+}
+
+/// `POST /rest/devices/suspensionpass` (seed) and `/rest/devices/deactivationpass` (SDKs):
+/// a new deactivation code for the device, e-mailed to its owner (the old one stops working:
+/// only hashes are kept, so the old code cannot be sent again).
+pub(crate) async fn resend_code(
+    state: web::Data<AppState>,
+    caller: ManagementCaller,
+    Json(req): Json<ResendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (crl_base, device_api, mail_domain) = (
+        state.crl_base(),
+        state.settings.device_api.url(),
+        state.settings.mail_domain(),
+    );
+    state
+        .db(move |conn, clock| {
+            device::resend_code(
+                conn,
+                clock,
+                &caller.actor,
+                &caller.account,
+                &req.vendor_id,
+                device::Service {
+                    crl_base: &crl_base,
+                    device_api: &device_api,
+                    mail_domain: &mail_domain,
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().finish())
+}
