@@ -651,6 +651,18 @@ def test_end_user_details_aliases_and_enrollment_qr(lanyard, browser, tmp_path):
     url = decoded.stdout.strip()
     assert re.fullmatch(r"https://\S+/deviceConfig/[\d.]+/[0-9a-f]{32}\?expireDate=\S+", url), url
 
+    # The enrollment sheet: downloadable, and sent by e-mail (the enrollment shows it was sent).
+    sheet = driver.find_element(By.ID, f"sheet-{enrollment_id}").get_attribute("href")
+    fetched = driver.execute_script(
+        "const r = await fetch(arguments[0]); const b = new Uint8Array(await r.arrayBuffer());"
+        "return [r.status, r.headers.get('content-type'), String.fromCharCode(...b.slice(0, 5))];", sheet)
+    assert fetched == [200, "application/pdf", "%PDF-"], fetched
+    assert driver.find_element(By.ID, f"sent-{enrollment_id}").text == "no"
+    submit(driver, f"/console/users/{oid}/enrollment-send")
+    assert "on its way" in driver.find_element(By.CSS_SELECTOR, "p.notice").text
+    assert driver.find_element(By.ID, f"sent-{enrollment_id}").text == "yes"
+    assert "attached is your enrollment sheet" in lanyard.wait_mail("frank@enrolling.example")
+
     # A phone (curl and openssl) enrolls with the decoded link; the administrator sees the device
     # and deactivates it; the phone's next call is refused.
     ca = str(pathlib.Path(lanyard.dir) / "data" / "ca.pem")
@@ -669,6 +681,29 @@ def test_end_user_details_aliases_and_enrollment_qr(lanyard, browser, tmp_path):
     call = lambda: subprocess.run(["curl", "-sS", "--cacert", ca, "--cert", str(pem), "-o", "/dev/null", "-w", "%{http_code}",
                                    device_url], capture_output=True, text=True, check=True).stdout
     assert call() == "200"
+    # The organization's devices page: the phone, a new deactivation code by e-mail, the custom
+    # mobile app settings (checked by field), the report.
+    driver.find_element(By.LINK_TEXT, "Devices").click()
+    assert "Frank's phone" in driver.find_element(By.TAG_NAME, "table").text
+    submit(driver, "/console/devices/resend")
+    assert "new deactivation code" in driver.find_element(By.CSS_SELECTOR, "p.notice").text.lower()
+    letter = lanyard.wait_mail("frank@enrolling.example")
+    assert "deactivation code is" in letter, letter
+    fill(driver, minAndroidVersion="two")
+    submit(driver, "/console/devices/mobile-app")
+    assert "numbers separated by dots" in driver.find_element(By.ID, "minAndroidVersion-error").text
+    fill(driver, minAndroidVersion="2.0", enrollmentScheme="")
+    submit(driver, "/console/devices/mobile-app")
+    assert driver.find_element(By.ID, "minAndroidVersion").get_attribute("value") == "2.0"
+    # The phone reported app 1.0.0 at enrollment: from now on it is refused until it updates.
+    assert call() == "420"
+    fill(driver, minAndroidVersion="")
+    submit(driver, "/console/devices/mobile-app")
+    assert call() == "200"
+    report = driver.execute_script(
+        "const r = await fetch('/console/devices/report.csv'); return [r.status, await r.text()];")
+    assert report[0] == 200 and "Frank's phone" in report[1], report
+
     driver.get(lanyard.url + f"/console/users/{oid}")
     assert driver.find_element(By.ID, f"enrollment-{enrollment_id}").text == "USED"
     submit(driver, f"/console/users/{oid}/device-deactivate")

@@ -1,10 +1,13 @@
 //! Administrators and invitations.
 
 use super::auth::Console;
+use super::phones::{self, OwnedHolder, Reach};
 use super::{ConsoleError, Templates, form_call};
 use actix_web::{HttpResponse, web};
 use lanyard_core::Email;
 use lanyard_core::id::ProfileId;
+use lanyard_enrollment::EnrollmentError;
+use lanyard_enrollment::enrollment::Holder;
 use lanyard_identity::admin::{self, ScopeChoice};
 use lanyard_identity::rights::{Area, Verb, authorize};
 use lanyard_identity::{IdentityError, profile};
@@ -194,9 +197,9 @@ async fn render_admin(
         error,
         notice,
     } = feedback;
-    let c = console.clone();
-    let (a, profiles, children, scope_ids, inviter) = state
-        .db(move |conn, _| {
+    let (c, reach) = (console.clone(), Reach::of(state));
+    let (a, profiles, children, scope_ids, inviter, (devices, enrollments)) = state
+        .db(move |conn, clock| {
             authorize(
                 conn,
                 &c.actor,
@@ -216,7 +219,16 @@ async fn render_admin(
                 },
                 None => "the operator".into(),
             };
-            Ok::<_, IdentityError>((a, profiles, children, scope_ids, inviter))
+            let phones = phones::load(
+                conn,
+                clock,
+                &c.actor,
+                &c.admin.account,
+                Holder::Administrator(&a.email),
+                &reach,
+            )
+            .map_err(EnrollmentError::into_identity)?;
+            Ok::<_, IdentityError>((a, profiles, children, scope_ids, inviter, phones))
         })
         .await?;
     let profile_name = profiles
@@ -247,6 +259,7 @@ async fn render_admin(
         editable => !is_me && console.actor.rights.allows(Area::Administrators, Verb::Edit),
         can_delete => !is_me && console.actor.rights.allows(Area::Administrators, Verb::Delete),
         is_me => is_me, errors => errors, error => error, notice => notice,
+        phones_of => phones::context(console, &format!("/console/administrators/{}", a.id), &devices, &enrollments),
     });
     templates.render_status(status, "administrator.html", ctx)
 }
@@ -281,10 +294,22 @@ pub(crate) async fn act(
     let (raw, action) = path.into_inner();
     let id = admin_id(&raw);
     let (c, target, f) = (console.clone(), id.clone(), fields.clone());
+    let reach = Reach::of(&state);
     let outcome = form_call(&state, move |conn, clock| {
         // The target must be an administrator of the caller's own account.
-        admin::get_in(conn, &c.admin.account, &target)?;
-        match action.as_str() {
+        let found = admin::get_in(conn, &c.admin.account, &target)?;
+        if let Some(done) = phones::act(
+            conn,
+            clock,
+            &c.actor,
+            &c.admin.account,
+            Holder::Administrator(&found.email),
+            (&action, &f),
+            &reach,
+        ) {
+            return done;
+        }
+        let done: Result<&str, IdentityError> = match action.as_str() {
             "edit" => admin::update(
                 conn,
                 clock,
@@ -318,11 +343,12 @@ pub(crate) async fn act(
             }
             "delete" => admin::delete(conn, clock, &c.actor, &target).map(|()| "Deleted."),
             _ => Err(IdentityError::NotAllowed("no such action".into())),
-        }
+        };
+        done.map(str::to_owned)
     })
     .await?;
     match outcome {
-        Ok("Deleted.") => Ok(super::redirect("/console/administrators")),
+        Ok(notice) if notice == "Deleted." => Ok(super::redirect("/console/administrators")),
         Ok(notice) => {
             render_admin(
                 &console,
@@ -330,7 +356,7 @@ pub(crate) async fn act(
                 &templates,
                 id,
                 Feedback {
-                    notice: Some(notice.to_owned()),
+                    notice: Some(notice),
                     ..Feedback::default()
                 },
             )
@@ -367,4 +393,39 @@ pub(crate) async fn withdraw(
         })
         .await?;
     Ok(super::redirect("/console/administrators"))
+}
+
+/// The email of administrator `raw` of the caller's account (for the phone downloads).
+async fn holder_of(
+    console: &Console,
+    state: &AppState,
+    raw: &str,
+) -> Result<OwnedHolder, ConsoleError> {
+    let (c, id) = (console.clone(), admin_id(raw));
+    let found = state
+        .db(move |conn, _| admin::get_in(conn, &c.admin.account, &id))
+        .await?;
+    Ok(OwnedHolder::Administrator(found.email))
+}
+
+/// The QR code of an administrator's enrollment.
+pub(crate) async fn qr_code(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (raw, id) = path.into_inner();
+    let holder = holder_of(&console, &state, &raw).await?;
+    phones::qr_code(&console, &state, holder, id).await
+}
+
+/// The enrollment sheet of an administrator's enrollment.
+pub(crate) async fn sheet(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (raw, id) = path.into_inner();
+    let holder = holder_of(&console, &state, &raw).await?;
+    phones::sheet(&console, &state, holder, id).await
 }

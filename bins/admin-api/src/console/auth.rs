@@ -216,6 +216,11 @@ impl Console {
         .collect();
         can.insert("plans", self.account_kind == AccountKind::Platform);
         can.insert(
+            "devices",
+            self.account_kind == AccountKind::Organization
+                && self.actor.rights.allows(Area::Devices, Verb::View),
+        );
+        can.insert(
             "access_keys",
             self.account_kind == AccountKind::Organization
                 && self.actor.rights.allows(Area::AccessKeys, Verb::View),

@@ -15,6 +15,7 @@ mod login;
 mod maintenance;
 mod password;
 mod personalization;
+mod phones;
 mod plans;
 mod profiles;
 mod register;
@@ -113,6 +114,8 @@ impl Templates {
             ("signup.html", include_str!("../../templates/signup.html")),
             ("alerts.html", include_str!("../../templates/alerts.html")),
             ("user.html", include_str!("../../templates/user.html")),
+            ("phones.html", include_str!("../../templates/phones.html")),
+            ("devices.html", include_str!("../../templates/devices.html")),
             (
                 "maintenance_form.html",
                 include_str!("../../templates/maintenance_form.html"),
@@ -358,6 +361,13 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 "/users/{oid}/enrollments/{id}/qr.svg",
                 web::get().to(user_detail::qr_code),
             )
+            .route(
+                "/users/{oid}/enrollments/{id}/sheet.pdf",
+                web::get().to(user_detail::sheet),
+            )
+            .route("/devices", web::get().to(phones::list))
+            .route("/devices/report.csv", web::get().to(phones::report))
+            .route("/devices/{action}", web::post().to(phones::act_on_devices))
             .route("/users/{oid}/{action}", web::post().to(user_detail::act))
             .route("/administrators", web::get().to(administrators::list))
             .route(
@@ -369,6 +379,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(administrators::invite),
             )
             .route("/administrators/{id}", web::get().to(administrators::show))
+            .route(
+                "/administrators/{id}/enrollments/{eid}/qr.svg",
+                web::get().to(administrators::qr_code),
+            )
+            .route(
+                "/administrators/{id}/enrollments/{eid}/sheet.pdf",
+                web::get().to(administrators::sheet),
+            )
             .route(
                 "/administrators/{id}/{action}",
                 web::post().to(administrators::act),

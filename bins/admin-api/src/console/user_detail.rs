@@ -2,14 +2,14 @@
 //! delete, aliases, and the phone enrollments with their QR codes.
 
 use super::auth::Console;
+use super::phones::{self, OwnedHolder, Reach};
 use super::{ConsoleError, Templates, form_call, redirect};
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpResponse, web};
 use lanyard_core::Oid;
+use lanyard_enrollment::EnrollmentError;
 use lanyard_enrollment::device;
-use lanyard_enrollment::enrollment::{self, Holder, Links};
-use lanyard_enrollment::{EnrollmentError, qr};
+use lanyard_enrollment::enrollment::Holder;
 use lanyard_identity::IdentityError;
 use lanyard_identity::alias::{self, Alias};
 use lanyard_identity::end_user::{self, EndUserChanges};
@@ -22,7 +22,7 @@ fn oid_of(raw: &str) -> Result<Oid, ConsoleError> {
         .map_err(|_| ConsoleError::Page(StatusCode::NOT_FOUND, "No such end user.".into()))
 }
 
-fn day(at: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn day(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -42,23 +42,20 @@ async fn render(
     shown: Shown,
 ) -> Result<HttpResponse, ConsoleError> {
     let (c, o) = (console.clone(), oid.clone());
-    let (device_api, master) = (state.settings.device_api.url(), state.master_key.clone());
-    let (user, enrollments, devices) = state
+    let reach = Reach::of(state);
+    let (user, (devices, enrollments)) = state
         .db(move |conn, clock| {
             authorize(conn, &c.actor, Area::EndUsers, Verb::View, &c.admin.account)?;
             let user = end_user::get(conn, &c.admin.account, &o)?;
-            if !c.actor.rights.allows(Area::Devices, Verb::View) {
-                return Ok::<_, EnrollmentError>((user, Vec::new(), Vec::new()));
-            }
-            let links = Links {
-                device_api: &device_api,
-                master: &master,
-            };
-            let holder = Holder::User(&o);
-            let enrollments =
-                enrollment::list(conn, clock, &c.actor, &c.admin.account, holder, links)?;
-            let devices = device::list(conn, &c.actor, &c.admin.account, Some(holder))?;
-            Ok((user, enrollments, devices))
+            let phones = phones::load(
+                conn,
+                clock,
+                &c.actor,
+                &c.admin.account,
+                Holder::User(&o),
+                &reach,
+            )?;
+            Ok::<_, EnrollmentError>((user, phones))
         })
         .await?;
     let form = shown.form.unwrap_or_else(|| {
@@ -85,18 +82,9 @@ async fn render(
             oid => user.oid.to_string(), alias => user.primary_alias().unwrap_or_default(),
             aliases => user.aliases.clone(), disabled => user.disabled, created => day(user.created_at),
         },
-        devices => devices.iter().map(|d| minijinja::context! {
-            id => d.id.clone(), name => d.name.clone(), vendor => d.vendor_id.clone(), kind => d.device_type.clone(),
-            app => d.app_version.clone(), enrolled => day(d.created_at), seen => day(d.last_seen_at),
-        }).collect::<Vec<_>>(),
-        enrollments => enrollments.iter().map(|e| minijinja::context! {
-            id => e.id.clone(), state => e.state.as_str(), expires => day(e.expires_at), url => e.device_config_url.clone(),
-            active => e.state == enrollment::EnrollmentState::Active,
-        }).collect::<Vec<_>>(),
+        phones_of => phones::context(console, &format!("/console/users/{}", user.oid), &devices, &enrollments),
         allowed => minijinja::context! {
             edit => rights.allows(Area::EndUsers, Verb::Edit), delete => rights.allows(Area::EndUsers, Verb::Delete),
-            devices => rights.allows(Area::Devices, Verb::View), enroll => rights.allows(Area::Devices, Verb::Create),
-            deactivate => rights.allows(Area::Devices, Verb::Delete),
         },
         form => form, errors => shown.errors, error => shown.error, notice => shown.notice,
     });
@@ -134,7 +122,7 @@ pub(crate) async fn act(
     let oid = oid_of(&raw)?;
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (c, o, f) = (console.clone(), oid.clone(), form.clone());
-    let (device_api, master) = (state.settings.device_api.url(), state.master_key.clone());
+    let reach = Reach::of(&state);
     let act = action.clone();
     let outcome = form_call(&state, move |conn, clock| {
         let (actor, account) = (&c.actor, &c.admin.account);
@@ -143,7 +131,17 @@ pub(crate) async fn act(
                 .map(String::as_str)
                 .filter(|v| !v.trim().is_empty())
         };
-        let enrollment_error = EnrollmentError::into_identity;
+        if let Some(done) = phones::act(
+            conn,
+            clock,
+            actor,
+            account,
+            Holder::User(&o),
+            (&act, &f),
+            &reach,
+        ) {
+            return done;
+        }
         match act.as_str() {
             "edit" => {
                 let changes = EndUserChanges::parse(
@@ -164,9 +162,9 @@ pub(crate) async fn act(
                 end_user::update(conn, clock, actor, account, &o, changes)
                     .map(|_| if disabled { "Disabled." } else { "Enabled." }.to_owned())
             }
-            "delete" => device::delete_end_user(conn, clock, &master, actor, account, &o)
+            "delete" => device::delete_end_user(conn, clock, &reach.master(), actor, account, &o)
                 .map(|()| String::new())
-                .map_err(enrollment_error),
+                .map_err(EnrollmentError::into_identity),
             "alias-add" => {
                 let new = Alias::parse("alias", value("alias").unwrap_or_default())?;
                 alias::add(conn, clock, actor, account, &o, &new).map(|_| "Alias added.".to_owned())
@@ -180,35 +178,6 @@ pub(crate) async fn act(
                 value("alias").unwrap_or_default(),
             )
             .map(|()| "Alias deleted.".to_owned()),
-            "enroll" => {
-                let links = Links {
-                    device_api: &device_api,
-                    master: &master,
-                };
-                enrollment::create(conn, clock, actor, account, Holder::User(&o), links)
-                    .map(|e| format!("Enrollment {} created.", e.id))
-                    .map_err(enrollment_error)
-            }
-            "device-deactivate" => device::deactivate_by(
-                conn,
-                clock,
-                &master,
-                actor,
-                account,
-                value("device").unwrap_or_default(),
-            )
-            .map(|_| "Device deactivated; its certificate is revoked.".to_owned())
-            .map_err(enrollment_error),
-            "enrollment-delete" => enrollment::delete(
-                conn,
-                clock,
-                actor,
-                account,
-                Holder::User(&o),
-                value("enrollment").unwrap_or_default(),
-            )
-            .map(|()| "Enrollment deleted.".to_owned())
-            .map_err(enrollment_error),
             _ => Err(IdentityError::NotAllowed("no such action".into())),
         }
     })
@@ -253,37 +222,22 @@ pub(crate) async fn act(
     }
 }
 
-/// The QR code of an enrollment, as an SVG image (Lanyard made it: no user content in it).
+/// The QR code of an enrollment, as an SVG image.
 pub(crate) async fn qr_code(
     console: Console,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (raw, id) = path.into_inner();
-    let oid = oid_of(&raw)?;
-    let c = console.clone();
-    let (device_api, master) = (state.settings.device_api.url(), state.master_key.clone());
-    let svg = state
-        .db(move |conn, clock| {
-            let links = Links {
-                device_api: &device_api,
-                master: &master,
-            };
-            let found = enrollment::get(
-                conn,
-                clock,
-                &c.actor,
-                &c.admin.account,
-                Holder::User(&oid),
-                &id,
-                links,
-            )?;
-            qr::svg(&found.device_config_url)
-        })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "image/svg+xml"))
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(svg))
+    phones::qr_code(&console, &state, OwnedHolder::User(oid_of(&raw)?), id).await
+}
+
+/// The enrollment sheet (PDF) of an enrollment.
+pub(crate) async fn sheet(
+    console: Console,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (raw, id) = path.into_inner();
+    phones::sheet(&console, &state, OwnedHolder::User(oid_of(&raw)?), id).await
 }
