@@ -1148,6 +1148,13 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     )
     .expect("enroll from the picture");
     assert!(device_cli(&phone, &["show"]).is_ok());
+    let push = device_cli(&phone, &["push", "--token", "fcm-token-1"]).expect("push");
+    assert_eq!(push["pushRegistration"], "fcm-token-1");
+    let bad = device_cli(&phone, &["push", "--token", &"x".repeat(5000)]).expect_err("too long");
+    assert!(
+        bad.contains("MALFORMED_INPUT") && bad.contains("pushRegistration"),
+        "{bad}"
+    );
     let gone = device_cli(&phone, &["deregister"]).expect("deregister");
     assert!(gone["deregistered"].is_string());
     assert!(device_cli(&phone, &["show"]).is_err());

@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/enroll", web::post().to(enroll))
     .route("/device", web::get().to(whoami))
     .route("/device", web::delete().to(deregister))
+    .route("/device/push", web::put().to(push_registration))
     .route("/deactivate", web::get().to(self_service::page))
     .route("/deactivate", web::post().to(self_service::submit))
     .route("/deactivate.js", web::get().to(self_service::script));
@@ -203,4 +204,25 @@ async fn deregister(
         })
         .await?;
     Ok(HttpResponse::Ok().json(id))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PushRequest {
+    push_registration: Option<String>,
+}
+
+/// `PUT /device/push`: the device's new push registration token (or `null`: none).
+async fn push_registration(
+    state: web::Data<AppState>,
+    caller: DeviceCaller,
+    Json(req): Json<PushRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = caller.0.device_id.clone();
+    let token = state
+        .db(move |conn, _| {
+            device::set_push_registration(conn, &caller.0, req.push_registration.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "deviceId": id, "pushRegistration": token })))
 }

@@ -305,8 +305,82 @@ async fn a_lost_phone_is_deactivated_on_the_self_service_page(app: TestApp) {
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Twenty phones race for one enrollment over HTTP: exactly one device is made, the others are
+/// told the enrollment was used, and the enrollment is USED.
+async fn twenty_concurrent_requests_make_one_device(app: TestApp) {
+    let org = app.org("Acme");
+    let actor = Actor::api_token(org.id.clone(), "t");
+    let links = Links {
+        device_api: "https://127.0.0.1:7403",
+        master: &app.master_key,
+    };
+    let (oid, url) = {
+        let mut conn = app.db.conn();
+        let user = end_user::create(
+            &mut conn,
+            &SystemClock,
+            &actor,
+            &org.id,
+            NewEndUser::parse("ria", Some("ria@acme.example"), None, None, true).expect("valid"),
+        )
+        .expect("user");
+        let url = enrollment::create(
+            &mut conn,
+            &SystemClock,
+            &actor,
+            &org.id,
+            Holder::User(&user.oid),
+            links,
+        )
+        .expect("enrollment")
+        .device_config_url;
+        (user.oid, url)
+    };
+    let secret = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("secret");
+    let bodies: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({"secret": secret, "deviceName": format!("phone {i}"), "vendorId": format!("v-{i}"),
+                   "deviceType": "OTHER", "appVersion": "1.0.0", "csr": csr()})
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        bodies
+            .into_iter()
+            .map(|b| app.call(Method::POST, "/enroll", None, Some(b))),
+    )
+    .await;
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{answers:?}");
+    for refused in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
+        assert_error(refused, "NOT_ALLOWED", "already used");
+    }
+    let devices = lanyard_enrollment::device::list(
+        &mut app.db.conn(),
+        &actor,
+        &org.id,
+        Some(Holder::User(&oid)),
+    )
+    .expect("devices");
+    assert_eq!(devices.len(), 1);
+    let state = enrollment::list(
+        &mut app.db.conn(),
+        &SystemClock,
+        &actor,
+        &org.id,
+        Holder::User(&oid),
+        links,
+    )
+    .expect("enrollments");
+    assert_eq!(state[0].state, enrollment::EnrollmentState::Used);
+}
+
 http_tests!(
     lanyard_device_api::configure;
+    twenty_concurrent_requests_make_one_device,
     a_phone_opens_the_link_and_enrolls_once,
     a_lost_phone_is_deactivated_on_the_self_service_page,
 );

@@ -3,6 +3,7 @@
 //! ```text
 //! lanyard-device --state DIR enroll <deviceConfigUrl> [--qr IMAGE] [--ca-file ca.pem] [--name …]
 //! lanyard-device --state DIR show
+//! lanyard-device --state DIR push --token <push token> | --none
 //! lanyard-device --state DIR deregister
 //! ```
 //!
@@ -83,6 +84,15 @@ enum Command {
         #[arg(long)]
         app_version: Option<String>,
     },
+    /// Register a new push token with the server (or none).
+    Push {
+        /// The token the platform's push service gave.
+        #[arg(long, required_unless_present = "none")]
+        token: Option<String>,
+        /// Stop push notifications to this device.
+        #[arg(long, conflicts_with = "token")]
+        none: bool,
+    },
     /// Deregister this device: its certificate is revoked and the local state removed.
     Deregister,
 }
@@ -152,6 +162,12 @@ async fn run(cli: Cli) -> Result<serde_json::Value, DeviceError> {
             }
             let server = device.whoami().await?;
             Ok(serde_json::json!({ "local": json(device.state()), "server": json(&server) }))
+        }
+        Command::Push { token, none } => {
+            let device = Device::open(&cli.state)?;
+            let token = if none { None } else { token };
+            let saved = device.set_push_registration(token.as_deref()).await?;
+            Ok(serde_json::json!({ "pushRegistration": saved }))
         }
         Command::Deregister => {
             let device = Device::open(&cli.state)?;

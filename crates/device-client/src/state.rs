@@ -171,6 +171,23 @@ impl Device {
         .await
     }
 
+    /// `PUT /device/push`: the device's new push registration token (`None`: no more push).
+    pub async fn set_push_registration(&self, token: Option<&str>) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            push_registration: Option<String>,
+        }
+        let answer: Answer = http::put_json(
+            &self.client,
+            &self.url("/device/push"),
+            &serde_json::json!({ "pushRegistration": token }),
+            Some(&self.state.app_version),
+        )
+        .await?;
+        Ok(answer.push_registration)
+    }
+
     /// `DELETE /device`: deregisters; the certificate is revoked at once. The state directory's
     /// files are removed afterwards (the key is of no use any more).
     pub async fn deregister(self) -> Result<String> {

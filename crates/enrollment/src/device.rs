@@ -98,6 +98,14 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<String> {
     Ok(v.to_owned())
 }
 
+/// A push registration token: optional, at most 4096 characters, no control characters.
+fn push_token(value: Option<&str>) -> Result<Option<String>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => text("pushRegistration", v, 4096).map(Some),
+    }
+}
+
 /// Where this installation's services are, as enrollment needs them.
 #[derive(Debug, Clone, Copy)]
 pub struct Service<'a> {
@@ -130,6 +138,7 @@ pub fn enroll(
     let name = text("deviceName", &request.name, 100)?;
     let vendor_id = text("vendorId", &request.vendor_id, 200)?;
     let app_version = text("appVersion", &request.app_version, 40)?;
+    let push = push_token(request.push_registration.as_deref())?;
     // The request's signature and key are checked before any lock is taken.
     let csr = lanyard_pki::parse_csr(&request.csr)?;
     let code = lanyard_core::codes::random_base62(12);
@@ -236,7 +245,7 @@ pub fn enroll(
                 devices::vendor_id.eq(&vendor_id),
                 devices::device_type.eq(request.device_type.as_str()),
                 devices::app_version.eq(&app_version),
-                devices::push_registration.eq(request.push_registration.as_deref()),
+                devices::push_registration.eq(push.as_deref()),
                 devices::deactivation_hash.eq(hash_token(&code)),
                 devices::status.eq("active"),
                 devices::created_at.eq(now.naive_utc()),
@@ -756,6 +765,24 @@ pub fn deactivate_with_code(
         "deactivation code",
     )?;
     Ok(device_id)
+}
+
+/// The device changes its push registration (the platform's push service gave the app a new
+/// token, or none); `None` stops push notifications to it.
+pub fn set_push_registration(
+    conn: &mut DbConnection,
+    device: &DeviceIdentity,
+    token: Option<&str>,
+) -> Result<Option<String>> {
+    let token = push_token(token)?;
+    diesel::update(
+        devices::table
+            .find(&device.device_id)
+            .filter(devices::status.eq("active")),
+    )
+    .set(devices::push_registration.eq(token.as_deref()))
+    .execute(conn)?;
+    Ok(token)
 }
 
 /// Removes (deactivates, revoking their certificates) the devices that have not called for
