@@ -63,6 +63,7 @@ class Lanyard:
                 break
         assert urls, "lanyard up did not start"
         self.url = urls[0]
+        self.device_url = urls[2]
         # The services speak HTTPS with development certificates from the platform CA, which
         # `lanyard up` wrote to data/ca.pem; Python's requests verify against it.
         self.ssl = ssl.create_default_context(cafile=str(pathlib.Path(self.dir) / "data" / "ca.pem"))
@@ -109,10 +110,10 @@ def lanyard(request):
     installation.stop()
 
 
-def spki_sha256(lanyard):
-    """Base64 SHA-256 of the admin-api server key (Chromium's --ignore-certificate-errors-spki-list
-    then trusts exactly that key, not every certificate)."""
-    host, port = urllib.parse.urlsplit(lanyard.url).netloc.rsplit(":", 1)
+def spki_sha256(lanyard, url=None):
+    """Base64 SHA-256 of a service's server key, admin-api's by default (Chromium's
+    --ignore-certificate-errors-spki-list then trusts exactly those keys, not every certificate)."""
+    host, port = urllib.parse.urlsplit(url or lanyard.url).netloc.rsplit(":", 1)
     pem = ssl.get_server_certificate((host, int(port)), ca_certs=str(pathlib.Path(lanyard.dir) / "data" / "ca.pem"))
     public = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=pem, capture_output=True, text=True, check=True).stdout
     der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=public.encode(), capture_output=True, check=True).stdout
@@ -136,7 +137,8 @@ def browser(lanyard):
         "--disable-sync",
         "--window-size=1280,900",
         f"--user-data-dir={profile}",
-        f"--ignore-certificate-errors-spki-list={spki_sha256(lanyard)}",
+        # admin-api (the console) and device-api (the self-service deactivation page).
+        f"--ignore-certificate-errors-spki-list={spki_sha256(lanyard)},{spki_sha256(lanyard, lanyard.device_url)}",
     ]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -6,6 +6,7 @@ export opens in openpyxl (a reader Lanyard did not write)."""
 import datetime
 import io
 import json
+import os
 import re
 import subprocess
 import time
@@ -717,4 +718,80 @@ def test_end_user_details_aliases_and_enrollment_qr(lanyard, browser, tmp_path):
     driver.get(lanyard.url + "/console/history")
     history = driver.find_element(By.TAG_NAME, "table").text
     assert f"Enrollment {enrollment_id} created for frank" in history
+    assert_no_console_errors(driver)
+
+
+def lanyard_device(state, *args):
+    """Runs the reference device (built beside the lanyard binary)."""
+    binary = pathlib.Path(os.environ.get("LANYARD_BIN", "target/debug/lanyard")).with_name("lanyard-device")
+    out = subprocess.run([str(binary), "--state", str(state), *args], capture_output=True, text=True)
+    return out.returncode, (json.loads(out.stdout) if out.returncode == 0 else out.stderr)
+
+
+def decode_qr(element, path):
+    path.write_bytes(element.screenshot_as_png)
+    decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(path)], capture_output=True, text=True)
+    assert decoded.returncode == 0, decoded.stderr
+    return decoded.stdout.strip()
+
+
+def test_an_administrator_replaces_a_lost_phone(lanyard, browser, tmp_path):
+    """SPEC §1 "lost device": the administrator enrolls their own phone from My profile; losing
+    it, they deactivate it on the self-service page (the page's proof of work runs in the
+    browser) with the code from the confirmation letter, then enroll a new phone."""
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Lost Ltd", "--email", "it@lost.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "lea@lost.example")
+    register_and_activate(lanyard, driver, "lea@lost.example", "Lea Lost")
+    log_in(lanyard, driver, "lea@lost.example")
+    ca = str(pathlib.Path(lanyard.dir) / "data" / "ca.pem")
+
+    def enroll_phone(name):
+        driver.get(lanyard.url + "/console/me")
+        enroll = driver.find_element(By.CSS_SELECTOR, "form[action$='/enroll'] button")
+        old = driver.find_element(By.TAG_NAME, "html")
+        enroll.click()
+        wait_for_new_page(old)
+        assert "My profile" in driver.title, "back on My profile after enrolling myself"
+        qr = driver.find_element(By.CSS_SELECTOR, "img[id^='qr-']")
+        link = decode_qr(qr, tmp_path / f"{name}.png")
+        code, answer = lanyard_device(tmp_path / name, "enroll", link, "--ca-file", ca, "--name", name)
+        assert code == 0, answer
+        return answer
+
+    first = enroll_phone("old-phone")
+    letter = lanyard.wait_mail("lea@lost.example")
+    deactivation_code = re.search(r"deactivation code is (\w+)", letter).group(1)
+    assert deactivation_code == first["deactivationCode"]
+    organization = first["device"]["organization"]["oid"]
+    driver.get(lanyard.url + "/console/me")
+    assert "old-phone" in driver.find_element(By.TAG_NAME, "main").text
+
+    # The phone is lost: from the login page to the self-service page.
+    log_out(driver)
+    driver.find_element(By.ID, "lost-phone").click()
+    assert "Deactivate a lost phone" in driver.title
+    fill(driver, organization=organization, code="WRONG-CODE")
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "deactivate-button").click()
+    wait_for_new_page(old, timeout=60)
+    assert "not valid" in driver.find_element(By.ID, "error").text
+    fill(driver, code=deactivation_code)
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "deactivate-button").click()
+    wait_for_new_page(old, timeout=60)
+    assert "old-phone" in driver.find_element(By.ID, "done").text
+    screenshot(driver, f"{lanyard.backend}-19-lost-phone")
+    code, refused = lanyard_device(tmp_path / "old-phone", "show")
+    assert code != 0 and "UNAUTHORIZED" in refused, refused
+
+    # Back in the console: no phone any more; a new one is enrolled the same way.
+    log_in(lanyard, driver, "lea@lost.example")
+    driver.get(lanyard.url + "/console/me")
+    assert driver.find_element(By.ID, "no-devices").text == "No devices."
+    enroll_phone("new-phone")
+    driver.get(lanyard.url + "/console/me")
+    assert "new-phone" in driver.find_element(By.TAG_NAME, "main").text
+    code, shown = lanyard_device(tmp_path / "new-phone", "show")
+    assert code == 0, shown
     assert_no_console_errors(driver)

@@ -46,7 +46,7 @@ it was enrolled. The phone is deactivated at once.</p>
 <input type="hidden" name="signature" value="{{ signature }}">
 <input type="hidden" name="difficulty" value="{{ difficulty }}">
 <input type="hidden" name="nonce" id="nonce" value="">
-<button type="submit" id="submit">Deactivate the phone</button>
+<button type="submit" id="deactivate-button">Deactivate the phone</button>
 <p class="hint" id="status"></p>
 <noscript><p class="error">This page needs JavaScript for its human check.</p></noscript>
 </form>
@@ -75,7 +75,7 @@ const SCRIPT: &str = r#""use strict";
     if (solved) return;
     event.preventDefault();
     const status = document.getElementById("status");
-    const button = document.getElementById("submit");
+    const button = document.getElementById("deactivate-button");
     button.disabled = true;
     status.textContent = "Checking that you are a person…";
     const challenge = form.elements.challenge.value;
@@ -90,7 +90,8 @@ const SCRIPT: &str = r#""use strict";
     }
     solved = true;
     status.textContent = "Deactivating…";
-    form.submit();
+    // HTMLFormElement.prototype.submit: immune to a control named "submit" shadowing it.
+    HTMLFormElement.prototype.submit.call(form);
   });
 })();
 "#;

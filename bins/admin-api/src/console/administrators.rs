@@ -295,6 +295,8 @@ pub(crate) async fn act(
     let id = admin_id(&raw);
     let (c, target, f) = (console.clone(), id.clone(), fields.clone());
     let reach = Reach::of(&state);
+    // My own phones are managed from My profile: go back there.
+    let back_to_me = id == console.admin.id && phones::is_action(&action);
     let outcome = form_call(&state, move |conn, clock| {
         // The target must be an administrator of the caller's own account.
         let found = admin::get_in(conn, &c.admin.account, &target)?;
@@ -349,6 +351,7 @@ pub(crate) async fn act(
     .await?;
     match outcome {
         Ok(notice) if notice == "Deleted." => Ok(super::redirect("/console/administrators")),
+        Ok(_) if back_to_me => Ok(super::redirect("/console/me")),
         Ok(notice) => {
             render_admin(
                 &console,

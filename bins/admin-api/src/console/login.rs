@@ -32,6 +32,7 @@ pub(crate) async fn form(
             &csrf,
             minijinja::context! {
                 email => "", self_registration => state.settings.console.self_registration,
+                lost_phone => format!("{}/deactivate", state.settings.device_api.url()),
             },
         ),
     )?;
@@ -76,7 +77,15 @@ pub(crate) async fn submit(
             templates.render_status(
                 actix_web::http::StatusCode::UNAUTHORIZED,
                 "login.html",
-                anonymous_page(&req, "Log in", &csrf, minijinja::context! { email => form.email.clone(), errors => errors, error => message }),
+                anonymous_page(
+                    &req,
+                    "Log in",
+                    &csrf,
+                    minijinja::context! {
+                        email => form.email.clone(), errors => errors, error => message,
+                        lost_phone => format!("{}/deactivate", state.settings.device_api.url()),
+                    },
+                ),
             )
         }
     }

@@ -163,14 +163,34 @@ pub(crate) async fn reset(
     }
 }
 
+/// My profile: password, login e-mail, and my own phones (a lost phone is replaced here: a new
+/// enrollment for myself, scanned with the new phone).
 pub(crate) async fn me(
     console: Console,
+    state: web::Data<AppState>,
     templates: web::Data<Templates>,
 ) -> Result<HttpResponse, ConsoleError> {
+    let (c, reach) = (console.clone(), super::phones::Reach::of(&state));
+    let (devices, enrollments) = state
+        .db(move |conn, clock| {
+            super::phones::load(
+                conn,
+                clock,
+                &c.actor,
+                &c.admin.account,
+                lanyard_enrollment::enrollment::Holder::Administrator(&c.admin.email),
+                &reach,
+            )
+        })
+        .await?;
+    let base = format!("/console/administrators/{}", console.admin.id);
     let ctx = console.page(
         "My profile",
         "me",
-        minijinja::context! { email => console.admin.email.clone(), policy => password::POLICY },
+        minijinja::context! {
+            email => console.admin.email.clone(), policy => password::POLICY,
+            phones_of => super::phones::context(&console, &base, &devices, &enrollments),
+        },
     );
     templates.render("me.html", ctx)
 }

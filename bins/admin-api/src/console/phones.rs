@@ -119,6 +119,14 @@ pub(crate) fn context(
     }
 }
 
+/// Whether `action` is one of [`act`]'s.
+pub(crate) fn is_action(action: &str) -> bool {
+    matches!(
+        action,
+        "enroll" | "enrollment-delete" | "enrollment-send" | "device-deactivate" | "device-resend"
+    )
+}
+
 /// Performs a phone action of a person's page, if `action` is one: `enroll`,
 /// `enrollment-delete`, `enrollment-send`, `device-deactivate`, `device-resend`.
 pub(crate) fn act(
@@ -164,6 +172,7 @@ pub(crate) fn act(
         .map(|()| "A new deactivation code was e-mailed; the old one no longer works.".to_owned()),
         _ => return None,
     };
+    debug_assert!(is_action(action));
     Some(done.map_err(EnrollmentError::into_identity))
 }
 
