@@ -607,6 +607,8 @@ pub struct DeviceInfo {
     pub created_at: DateTime<chrono::Utc>,
     /// Last call.
     pub last_seen_at: DateTime<chrono::Utc>,
+    /// Its active certificate: serial (hex) and end of validity.
+    pub certificate: Option<(String, DateTime<chrono::Utc>)>,
 }
 
 type InfoRow = (
@@ -670,6 +672,26 @@ pub fn list(
             devices::last_seen_at,
         ))
         .load(conn)?;
+    // The active certificates of the listed devices, in a few queries rather than one per row.
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let mut certs: std::collections::HashMap<String, (String, NaiveDateTime)> =
+        std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let found: Vec<(Option<String>, String, NaiveDateTime)> = certificates::table
+            .filter(certificates::device_id.eq_any(chunk))
+            .filter(certificates::status.eq("active"))
+            .select((
+                certificates::device_id,
+                certificates::serial,
+                certificates::not_after,
+            ))
+            .load(conn)?;
+        for (device, serial, until) in found {
+            if let Some(device) = device {
+                certs.insert(device, (serial, until));
+            }
+        }
+    }
     // One lookup per person, not per device: a person often has several.
     let mut owners: std::collections::HashMap<(Option<String>, Option<String>), String> =
         std::collections::HashMap::new();
@@ -696,8 +718,12 @@ pub fn list(
                         name
                     }
                 };
+                let certificate = certs
+                    .remove(&id)
+                    .map(|(serial, until)| (serial, until.and_utc()));
                 Ok(DeviceInfo {
                     owner_name,
+                    certificate,
                     id,
                     name,
                     vendor_id,

@@ -459,6 +459,12 @@ fn a_resent_code_replaces_the_old_one(db: &TestDb) {
     )
     .expect("enroll");
     assert_eq!(letter_code(db), enrolled.deactivation_code);
+    // The device list shows the active certificate.
+    let listed = device::list(&mut db.conn(), &w.actor, &w.org, None).expect("list");
+    assert_eq!(
+        listed[0].certificate.as_ref().map(|c| c.0.clone()),
+        Some(enrolled.serial.clone())
+    );
     w.clock.advance(chrono::TimeDelta::seconds(1));
     device::resend_code(
         &mut db.conn(),

@@ -90,6 +90,8 @@ fn device_rows(devices: &[DeviceInfo]) -> Vec<minijinja::Value> {
                 id => d.id.clone(), name => d.name.clone(), vendor => d.vendor_id.clone(),
                 kind => d.device_type.clone(), app => d.app_version.clone(), owner => d.owner_name.clone(),
                 enrolled => day(d.created_at), seen => day(d.last_seen_at),
+                serial => d.certificate.as_ref().map(|c| c.0.clone()),
+                valid_until => d.certificate.as_ref().map(|c| c.1.format("%Y-%m-%d").to_string()),
             }
         })
         .collect()
