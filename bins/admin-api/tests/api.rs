@@ -1416,6 +1416,31 @@ async fn devices_report_and_code_resend(app: TestApp) {
         )
         .await;
     assert_error(&bad, "MALFORMED_INPUT");
+
+    // Paging (Lanyard's): without `length` every device, as PassBy[ME]; with it, a window and
+    // the total.
+    let other = create_user(&app, &a.token, "phoned2").await;
+    let second = enrolled_device(&app, &a, other["oid"].as_str().expect("oid"));
+    let (_, all) = app.call(Method::GET, "/rest/devices", ta, None).await;
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(2));
+    let (_, first) = app
+        .call(Method::GET, "/rest/devices?start=0&length=1", ta, None)
+        .await;
+    assert_eq!(first["recordsTotal"], 2);
+    assert_eq!(first["data"][0]["vendorId"], second, "newest first");
+    let (_, next) = app
+        .call(Method::GET, "/rest/devices?start=1&length=1", ta, None)
+        .await;
+    assert_eq!(next["data"][0]["vendorId"], vendor);
+    let bad = app
+        .call(Method::GET, "/rest/devices?length=many", ta, None)
+        .await;
+    assert_error(&bad, "MALFORMED_INPUT");
+    assert!(
+        bad.1["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("length"))
+    );
 }
 
 http_tests!(

@@ -631,7 +631,33 @@ pub fn list(
     account: &AccountId,
     holder: Option<crate::enrollment::Holder<'_>>,
 ) -> Result<Vec<DeviceInfo>> {
-    use lanyard_identity::rights::{Area, Verb, authorize};
+    list_page(conn, actor, account, holder, None)
+}
+
+/// As [`list`], one page: `(start, length)` rows from `start` in the same order (newest
+/// first), with the total count of active devices.
+pub fn page(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    account: &AccountId,
+    (start, length): (i64, i64),
+) -> Result<(i64, Vec<DeviceInfo>)> {
+    let rows = list_page(conn, actor, account, None, Some((start, length)))?;
+    let total: i64 = devices::table
+        .filter(devices::account_id.eq(account.as_str()))
+        .filter(devices::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    Ok((total, rows))
+}
+
+fn list_page(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    account: &AccountId,
+    holder: Option<crate::enrollment::Holder<'_>>,
+    window: Option<(i64, i64)>,
+) -> Result<Vec<DeviceInfo>> {
     authorize(conn, actor, Area::Devices, Verb::View, account)?;
     let mut q = devices::table
         .filter(devices::account_id.eq(account.as_str()))
@@ -656,6 +682,9 @@ pub fn list(
             }
         }
         None => {}
+    }
+    if let Some((start, length)) = window {
+        q = q.offset(start.max(0)).limit(length.clamp(1, 10_000));
     }
     let rows: Vec<InfoRow> = q
         .order((devices::created_at.desc(), devices::id))

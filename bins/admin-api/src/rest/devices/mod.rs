@@ -57,12 +57,39 @@ async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
 }
 
-/// `GET /rest/devices`.
+/// Lanyard's paging of `GET /rest/devices` (PassBy[ME] has none: without `length` every
+/// device is listed, as there).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paging {
+    start: Option<String>,
+    length: Option<String>,
+}
+
+fn number(field: &'static str, raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| ApiError::malformed(field, "must be a whole number, 0 or more"))
+}
+
+/// `GET /rest/devices[?start=&length=]`.
 pub(crate) async fn all(
     state: web::Data<AppState>,
     caller: ManagementCaller,
+    query: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
-    list(&state, caller, Whose::All).await
+    let Some(length) = query.length.as_deref() else {
+        return list(&state, caller, Whose::All).await;
+    };
+    let length = number("length", length)?;
+    let start = number("start", query.start.as_deref().unwrap_or("0"))?;
+    let (total, found) = state
+        .db(move |conn, _| {
+            device::page(conn, &caller.actor, &caller.account, (start, length.max(1)))
+        })
+        .await?;
+    let data: Vec<DeviceData> = found.iter().map(DeviceData::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "recordsTotal": total, "data": data })))
 }
 
 /// `GET /rest/users/{oid}/devices`.
