@@ -149,6 +149,26 @@ impl Installation {
         self.dir.path().join("data/ca.pem").display().to_string()
     }
 
+    /// Creates end user `alias` (e-mail `<alias>@acme.example`) through /rest; its OID.
+    fn create_user(&self, admin: &str, auth: &str, alias: &str, full_name: &str) -> String {
+        let body = json!({"userId": alias, "email": format!("{alias}@acme.example"), "fullName": full_name})
+            .to_string();
+        let (status, user) = self.curl(
+            "POST",
+            &format!("{admin}/rest/users"),
+            &[
+                "-H",
+                auth,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+            ],
+        );
+        assert_eq!(status, StatusCode::OK, "{user}");
+        user["oid"].as_str().expect("oid").to_owned()
+    }
+
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
@@ -661,22 +681,7 @@ fn a_phone_enrolls_and_calls_with_its_certificate(backend: Backend) {
     ]);
     let token = install.run(&["api-token", "create", "--account", &org]);
     let auth = format!("Authorization: Bearer {token}");
-    let body =
-        json!({"userId": "hana", "email": "hana@acme.example", "fullName": "Hana"}).to_string();
-    let (status, user) = install.curl(
-        "POST",
-        &format!("{admin}/rest/users"),
-        &[
-            "-H",
-            &auth,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body,
-        ],
-    );
-    assert_eq!(status, StatusCode::OK, "{user}");
-    let oid = user["oid"].as_str().expect("oid").to_owned();
+    let oid = install.create_user(&admin, &auth, "hana", "Hana");
     let enrollments = format!("{admin}/rest/users/{oid}/enrollments");
     // The phone: open the link, make a key and a request, enroll. Returns the enrollment answer
     // and the PEM (certificate chain and key) it then uses as its identity.
@@ -974,24 +979,8 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     ]);
     let token = install.run(&["api-token", "create", "--account", &org]);
     let auth = format!("Authorization: Bearer {token}");
-    let create_user = |alias: &str| -> String {
-        let body = json!({"userId": alias, "email": format!("{alias}@acme.example"), "fullName": "Hana Nováková"})
-            .to_string();
-        let (status, user) = install.curl(
-            "POST",
-            &format!("{admin}/rest/users"),
-            &[
-                "-H",
-                &auth,
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                &body,
-            ],
-        );
-        assert_eq!(status, StatusCode::OK, "{user}");
-        user["oid"].as_str().expect("oid").to_owned()
-    };
+    let create_user =
+        |alias: &str| -> String { install.create_user(&admin, &auth, alias, "Hana Nováková") };
     // An enrollment and its sheet, downloaded as an administrator's script would.
     let sheet = |oid: &str, name: &str| -> (Value, std::path::PathBuf) {
         let (status, created) = install.curl(

@@ -1,13 +1,60 @@
 //! The enrollment steps of the device protocol over HTTP, on SQLite and PostgreSQL.
 
 use actix_web::http::{Method, StatusCode};
+use lanyard_core::Oid;
 use lanyard_core::SystemClock;
 use lanyard_enrollment::enrollment::{self, Holder, Links};
 use lanyard_identity::end_user::{self, NewEndUser};
 use lanyard_identity::rights::Actor;
 use lanyard_web::http_tests;
-use lanyard_web::testing::TestApp;
+use lanyard_web::testing::{TestApp, TestOrg};
 use serde_json::{Value, json};
+
+const DEVICE_API: &str = "https://127.0.0.1:7403";
+
+/// A new end user `alias` of `org` and a new enrollment link of theirs.
+fn person_with_link(
+    app: &TestApp,
+    org: &TestOrg,
+    alias: &str,
+    name: Option<&str>,
+) -> (Oid, String) {
+    let actor = Actor::api_token(org.id.clone(), "t");
+    let mut conn = app.db.conn();
+    let email = format!("{alias}@acme.example");
+    let user = end_user::create(
+        &mut conn,
+        &SystemClock,
+        &actor,
+        &org.id,
+        NewEndUser::parse(alias, Some(&email), name, None, true).expect("valid"),
+    )
+    .expect("user");
+    let links = Links {
+        device_api: DEVICE_API,
+        master: &app.master_key,
+    };
+    let url = enrollment::create(
+        &mut conn,
+        &SystemClock,
+        &actor,
+        &org.id,
+        Holder::User(&user.oid),
+        links,
+    )
+    .expect("enrollment")
+    .device_config_url;
+    (user.oid, url)
+}
+
+/// The secret of an enrollment link (its last path segment).
+fn secret_of(url: &str) -> String {
+    url.rsplit('/')
+        .next()
+        .and_then(|t| t.split('?').next())
+        .expect("secret")
+        .to_owned()
+}
 
 fn csr() -> String {
     let key = lanyard_pki::generate_key(lanyard_pki::KeySpec::EcP256).expect("key");
@@ -29,45 +76,12 @@ fn assert_error(got: &(StatusCode, Value), code: &str, says: &str) {
 
 async fn a_phone_opens_the_link_and_enrolls_once(app: TestApp) {
     let org = app.org("Acme");
-    let actor = Actor::api_token(org.id.clone(), "t");
-    let url = {
-        let mut conn = app.db.conn();
-        let user = end_user::create(
-            &mut conn,
-            &SystemClock,
-            &actor,
-            &org.id,
-            NewEndUser::parse("gil", Some("gil@acme.example"), Some("Gil"), None, true)
-                .expect("valid"),
-        )
-        .expect("user");
-        let links = Links {
-            device_api: "https://127.0.0.1:7403",
-            master: &app.master_key,
-        };
-        enrollment::create(
-            &mut conn,
-            &SystemClock,
-            &actor,
-            &org.id,
-            Holder::User(&user.oid),
-            links,
-        )
-        .expect("enrollment")
-        .device_config_url
-    };
+    let (_, url) = person_with_link(&app, &org, "gil", Some("Gil"));
     let path = url
-        .strip_prefix("https://127.0.0.1:7403")
+        .strip_prefix(DEVICE_API)
         .expect("device-api link")
         .to_owned();
-    let secret = path
-        .rsplit('/')
-        .next()
-        .expect("tail")
-        .split('?')
-        .next()
-        .expect("secret")
-        .to_owned();
+    let secret = secret_of(&path);
 
     let (status, config) = app.call(Method::GET, &path, None, None).await;
     assert_eq!(status, StatusCode::OK, "{config}");
@@ -190,37 +204,10 @@ async fn post_form(
 
 async fn a_lost_phone_is_deactivated_on_the_self_service_page(app: TestApp) {
     let org = app.org("Acme");
-    let actor = Actor::api_token(org.id.clone(), "t");
+    let (_, url) = person_with_link(&app, &org, "gil", Some("Gil"));
     let (code, der) = {
         let mut conn = app.db.conn();
-        let user = end_user::create(
-            &mut conn,
-            &SystemClock,
-            &actor,
-            &org.id,
-            NewEndUser::parse("gil", Some("gil@acme.example"), Some("Gil"), None, true)
-                .expect("valid"),
-        )
-        .expect("user");
-        let links = Links {
-            device_api: "https://127.0.0.1:7403",
-            master: &app.master_key,
-        };
-        let url = enrollment::create(
-            &mut conn,
-            &SystemClock,
-            &actor,
-            &org.id,
-            Holder::User(&user.oid),
-            links,
-        )
-        .expect("enrollment")
-        .device_config_url;
-        let secret = url
-            .rsplit('/')
-            .next()
-            .and_then(|t| t.split('?').next())
-            .expect("secret");
+        let secret = secret_of(&url);
         let request = lanyard_enrollment::device::DeviceRequest {
             name: "Gil's phone".into(),
             vendor_id: "v-1".into(),
@@ -233,11 +220,11 @@ async fn a_lost_phone_is_deactivated_on_the_self_service_page(app: TestApp) {
             &mut conn,
             &SystemClock,
             &app.master_key,
-            secret,
+            &secret,
             &request,
             lanyard_enrollment::device::Service {
                 crl_base: "https://127.0.0.1:7401",
-                device_api: "https://127.0.0.1:7403",
+                device_api: DEVICE_API,
                 mail_domain: "lanyard.test",
             },
         )
@@ -311,36 +298,11 @@ async fn twenty_concurrent_requests_make_one_device(app: TestApp) {
     let org = app.org("Acme");
     let actor = Actor::api_token(org.id.clone(), "t");
     let links = Links {
-        device_api: "https://127.0.0.1:7403",
+        device_api: DEVICE_API,
         master: &app.master_key,
     };
-    let (oid, url) = {
-        let mut conn = app.db.conn();
-        let user = end_user::create(
-            &mut conn,
-            &SystemClock,
-            &actor,
-            &org.id,
-            NewEndUser::parse("ria", Some("ria@acme.example"), None, None, true).expect("valid"),
-        )
-        .expect("user");
-        let url = enrollment::create(
-            &mut conn,
-            &SystemClock,
-            &actor,
-            &org.id,
-            Holder::User(&user.oid),
-            links,
-        )
-        .expect("enrollment")
-        .device_config_url;
-        (user.oid, url)
-    };
-    let secret = url
-        .rsplit('/')
-        .next()
-        .and_then(|t| t.split('?').next())
-        .expect("secret");
+    let (oid, url) = person_with_link(&app, &org, "ria", None);
+    let secret = secret_of(&url);
     let bodies: Vec<Value> = (0..20)
         .map(|i| {
             json!({"secret": secret, "deviceName": format!("phone {i}"), "vendorId": format!("v-{i}"),

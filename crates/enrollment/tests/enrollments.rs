@@ -36,6 +36,35 @@ impl World {
             master: &self.master,
         }
     }
+
+    /// A new enrollment of `holder`, made by organization A.
+    fn enroll(
+        &self,
+        db: &TestDb,
+        holder: Holder<'_>,
+    ) -> Result<enrollment::Enrollment, EnrollmentError> {
+        enrollment::create(
+            &mut db.conn(),
+            &self.clock,
+            &self.a,
+            &self.org_a,
+            holder,
+            self.links(),
+        )
+    }
+
+    /// The sheet of enrollment `id` of `holder`, asked by organization A.
+    fn sheet(&self, db: &TestDb, holder: Holder<'_>, id: &str) -> Result<Vec<u8>, EnrollmentError> {
+        enrollment::sheet(
+            &mut db.conn(),
+            &self.clock,
+            &self.a,
+            &self.org_a,
+            holder,
+            id,
+            self.links(),
+        )
+    }
 }
 
 fn world(db: &TestDb) -> World {
@@ -86,8 +115,7 @@ fn world(db: &TestDb) -> World {
 fn enrollments_link_expire_and_stay_in_their_organization(db: &TestDb) {
     let w = world(db);
     let holder = Holder::User(&w.alice);
-    let created = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
-        .expect("create");
+    let created = w.enroll(db, holder).expect("create");
     assert_eq!(created.state, EnrollmentState::Active);
     assert!(!created.sent);
     assert_eq!(created.id.len(), 16);
@@ -299,18 +327,8 @@ fn the_sheet_prints_the_person_and_a_qr_code_of_the_link(db: &TestDb) {
     .expect("bob")
     .oid;
     let holder = Holder::User(&bob);
-    let created = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
-        .expect("create");
-    let pdf = enrollment::sheet(
-        &mut db.conn(),
-        &w.clock,
-        &w.a,
-        &w.org_a,
-        holder,
-        &created.id,
-        w.links(),
-    )
-    .expect("sheet");
+    let created = w.enroll(db, holder).expect("create");
+    let pdf = w.sheet(db, holder, &created.id).expect("sheet");
     assert!(pdf.starts_with(b"%PDF-"));
     // Font subsets, not whole fonts: a sheet is a few kilobytes (DejaVu Sans alone is 757 KB).
     assert!(pdf.len() < 40_000, "{} bytes", pdf.len());
@@ -348,16 +366,7 @@ fn the_sheet_prints_the_person_and_a_qr_code_of_the_link(db: &TestDb) {
         &created.id,
     )
     .expect("delete");
-    let gone = enrollment::sheet(
-        &mut db.conn(),
-        &w.clock,
-        &w.a,
-        &w.org_a,
-        holder,
-        &created.id,
-        w.links(),
-    )
-    .expect_err("deleted");
+    let gone = w.sheet(db, holder, &created.id).expect_err("deleted");
     assert!(matches!(gone, EnrollmentError::NotFound(ref id) if *id == created.id));
 
     // With the organization's own enrollment scheme the code carries that scheme.
@@ -372,18 +381,8 @@ fn the_sheet_prints_the_person_and_a_qr_code_of_the_link(db: &TestDb) {
         },
     )
     .expect("scheme");
-    let again = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
-        .expect("create");
-    let pdf = enrollment::sheet(
-        &mut db.conn(),
-        &w.clock,
-        &w.a,
-        &w.org_a,
-        holder,
-        &again.id,
-        w.links(),
-    )
-    .expect("sheet");
+    let again = w.enroll(db, holder).expect("create");
+    let pdf = w.sheet(db, holder, &again.id).expect("sheet");
     if let Some((_, qr)) = read_sheet(&pdf) {
         let expected = again
             .device_config_url
@@ -395,8 +394,7 @@ fn the_sheet_prints_the_person_and_a_qr_code_of_the_link(db: &TestDb) {
 fn the_sheet_is_sent_once_committed_with_the_pdf_attached(db: &TestDb) {
     let w = world(db);
     let holder = Holder::User(&w.alice);
-    let created = enrollment::create(&mut db.conn(), &w.clock, &w.a, &w.org_a, holder, w.links())
-        .expect("create");
+    let created = w.enroll(db, holder).expect("create");
     enrollment::send_sheet(
         &mut db.conn(),
         &w.clock,
