@@ -34,6 +34,23 @@ struct World {
 }
 
 impl World {
+    /// Enrolls `request` with enrollment link secret `secret`.
+    fn enroll(
+        &self,
+        db: &TestDb,
+        secret: &str,
+        request: &DeviceRequest,
+    ) -> Result<device::Enrolled, EnrollmentError> {
+        device::enroll(
+            &mut db.conn(),
+            &self.clock,
+            &self.master,
+            secret,
+            request,
+            SERVICE,
+        )
+    }
+
     /// A new enrollment of the user and its secret (the last path segment of its link).
     fn enrollment(&self, db: &TestDb) -> (String, String) {
         let links = Links {
@@ -123,15 +140,7 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
     let w = world(db);
     let (enrollment_id, secret) = w.enrollment(db);
     let (key, request) = phone();
-    let enrolled = device::enroll(
-        &mut db.conn(),
-        &w.clock,
-        &w.master,
-        &secret,
-        &request,
-        SERVICE,
-    )
-    .expect("enroll");
+    let enrolled = w.enroll(db, &secret, &request).expect("enroll");
     assert_eq!(enrolled.deactivation_code.len(), 12);
     // The confirmation letter with the code is in the outbox, written with the device.
     let letter = lanyard_mail::recent_to(&mut db.conn(), "dora@acme.example", 1)
@@ -179,17 +188,8 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
     .state;
     assert_eq!(state, EnrollmentState::Used);
 
-    let refused = |secret: &str, request: &DeviceRequest| {
-        device::enroll(
-            &mut db.conn(),
-            &w.clock,
-            &w.master,
-            secret,
-            request,
-            SERVICE,
-        )
-        .expect_err("refused")
-    };
+    let refused =
+        |secret: &str, request: &DeviceRequest| w.enroll(db, secret, request).expect_err("refused");
     let message = |e: EnrollmentError| e.to_string();
     assert!(message(refused(&secret, &request)).contains("already used"));
     assert!(
@@ -272,26 +272,10 @@ fn the_plan_limits_devices_per_person(db: &TestDb) {
         .max_devices_per_user;
     for _ in 0..max {
         let (_, secret) = w.enrollment(db);
-        device::enroll(
-            &mut db.conn(),
-            &w.clock,
-            &w.master,
-            &secret,
-            &phone().1,
-            SERVICE,
-        )
-        .expect("within the limit");
+        w.enroll(db, &secret, &phone().1).expect("within the limit");
     }
     let (_, secret) = w.enrollment(db);
-    let over = device::enroll(
-        &mut db.conn(),
-        &w.clock,
-        &w.master,
-        &secret,
-        &phone().1,
-        SERVICE,
-    )
-    .expect_err("limit");
+    let over = w.enroll(db, &secret, &phone().1).expect_err("limit");
     assert_eq!(
         lanyard_core::Coded::code(&over).as_str(),
         "PRICING_LIMIT_DEVICE"
@@ -302,15 +286,7 @@ fn deleting_a_person_deactivates_their_devices(db: &TestDb) {
     let w = world(db);
     let (_, secret) = w.enrollment(db);
     let (_, request) = phone();
-    let enrolled = device::enroll(
-        &mut db.conn(),
-        &w.clock,
-        &w.master,
-        &secret,
-        &request,
-        SERVICE,
-    )
-    .expect("enroll");
+    let enrolled = w.enroll(db, &secret, &request).expect("enroll");
     let der = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
         .to_der()
         .expect("der");
@@ -376,15 +352,7 @@ fn old_apps_are_refused_at_enrollment_and_on_every_call(db: &TestDb) {
     let (_, mut request) = phone();
     request.device_type = DeviceType::Android;
     request.app_version = "2.3.9".into();
-    let refused = device::enroll(
-        &mut db.conn(),
-        &w.clock,
-        &w.master,
-        &secret,
-        &request,
-        SERVICE,
-    )
-    .expect_err("too old");
+    let refused = w.enroll(db, &secret, &request).expect_err("too old");
     assert_eq!(
         lanyard_core::Coded::code(&refused).as_str(),
         "UNSUPPORTED_APP_VERSION"
@@ -392,15 +360,7 @@ fn old_apps_are_refused_at_enrollment_and_on_every_call(db: &TestDb) {
     assert!(refused.to_string().contains("2.4"), "{refused}");
     // The refusal used nothing up: the same enrollment works with a current app.
     request.app_version = "2.10".into();
-    let enrolled = device::enroll(
-        &mut db.conn(),
-        &w.clock,
-        &w.master,
-        &secret,
-        &request,
-        SERVICE,
-    )
-    .expect("enroll");
+    let enrolled = w.enroll(db, &secret, &request).expect("enroll");
     let der = X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
         .to_der()
         .expect("der");
@@ -449,15 +409,7 @@ fn a_resent_code_replaces_the_old_one(db: &TestDb) {
     let w = world(db);
     let (_, secret) = w.enrollment(db);
     let (_, request) = phone();
-    let enrolled = device::enroll(
-        &mut db.conn(),
-        &w.clock,
-        &w.master,
-        &secret,
-        &request,
-        SERVICE,
-    )
-    .expect("enroll");
+    let enrolled = w.enroll(db, &secret, &request).expect("enroll");
     assert_eq!(letter_code(db), enrolled.deactivation_code);
     // The device list shows the active certificate.
     let listed = device::list(&mut db.conn(), &w.actor, &w.org, None).expect("list");
@@ -536,15 +488,7 @@ fn inactive_devices_are_removed_after_the_accounts_limit(db: &TestDb) {
         let (_, secret) = w.enrollment(db);
         let (_, mut request) = phone();
         request.vendor_id = format!("v-{secret}");
-        let enrolled = device::enroll(
-            &mut db.conn(),
-            &w.clock,
-            &w.master,
-            &secret,
-            &request,
-            SERVICE,
-        )
-        .expect("enroll");
+        let enrolled = w.enroll(db, &secret, &request).expect("enroll");
         X509::stack_from_pem(enrolled.certificate_chain.as_bytes()).expect("chain")[0]
             .to_der()
             .expect("der")
