@@ -43,6 +43,12 @@ pub enum ErrorCode {
     PricingLimitDevice,
     /// The phone's app is older than its organization accepts: it must be updated.
     UnsupportedAppVersion,
+    /// The message is complete: no recipient can change any more.
+    AlreadyCompleted,
+    /// No recipient has an active device.
+    NoDevice,
+    /// The client certificate was revoked.
+    CertificateRevoked,
     /// Anything unexpected: rendered as HTTP 500 without details.
     Internal,
 }
@@ -67,6 +73,9 @@ impl ErrorCode {
             Self::PricingLimitInvitation => "PRICING_LIMIT_INVITATION",
             Self::PricingLimitDevice => "PRICING_LIMIT_DEVICE",
             Self::UnsupportedAppVersion => "UNSUPPORTED_APP_VERSION",
+            Self::AlreadyCompleted => "ALREADY_COMPLETED",
+            Self::NoDevice => "NO_DEVICE",
+            Self::CertificateRevoked => "CERTIFICATE_REVOKED",
             Self::Internal => "INTERNAL_ERROR",
         }
     }

@@ -784,6 +784,22 @@ pub fn authenticate_certificate(
         .map(|(_, identity)| identity))
 }
 
+/// Whether `der` is exactly a certificate this platform issued and then revoked (so that the
+/// messaging API can answer PassBy[ME]'s `CERTIFICATE_REVOKED` instead of a bare refusal).
+pub fn is_revoked(conn: &mut DbConnection, der: &[u8]) -> Result<bool> {
+    let Ok(cert) = X509::from_der(der) else {
+        return Ok(false);
+    };
+    let serial = lanyard_pki::serial_hex(&cert)?;
+    let pem: Option<String> = certificates::table
+        .filter(certificates::serial.eq(&serial))
+        .filter(certificates::status.eq("revoked"))
+        .select(certificates::cert_pem)
+        .first(conn)
+        .optional()?;
+    Ok(pem.is_some_and(|pem| lanyard_pki::same_certificate(&pem, der)))
+}
+
 /// Who the client certificate with `serial` belongs to, if it may authenticate now: issued by
 /// the platform to an access key that still exists, active (not revoked), within its validity.
 pub fn authenticate(

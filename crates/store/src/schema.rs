@@ -212,6 +212,52 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Messages of applications to end users.
+    messages (id) {
+        /// messageId.
+        id -> Text,
+        /// The account.
+        account_id -> Text,
+        /// The sending application.
+        application_id -> Nullable<Text>,
+        /// `authorization`, `message` or `esign`.
+        kind -> Text,
+        /// Subject.
+        subject -> Text,
+        /// Body.
+        body -> Text,
+        /// Where status changes are POSTed.
+        callback_url -> Nullable<Text>,
+        /// secureId shown on the phone.
+        secure_id -> Nullable<Text>,
+        /// Sent at.
+        created_at -> Timestamp,
+        /// Expiry (sent at + availability).
+        expires_at -> Timestamp,
+        /// When every recipient reached a final status.
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Recipients of messages and their statuses.
+    message_recipients (message_id, position) {
+        /// The message.
+        message_id -> Text,
+        /// Order in the request.
+        position -> Integer,
+        /// userId as given.
+        alias -> Text,
+        /// The resolved end user.
+        end_user_id -> Nullable<Text>,
+        /// Recipient status.
+        status -> Text,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Plans (PricingData).
     plans (id) {
         /// Internal id.
@@ -752,6 +798,7 @@ diesel::table! {
 }
 
 diesel::joinable!(aliases -> end_users (end_user_id));
+diesel::joinable!(message_recipients -> messages (message_id));
 diesel::joinable!(certificates -> access_keys (access_key_id));
 diesel::joinable!(end_users -> accounts (account_id));
 diesel::joinable!(account_details -> accounts (account_id));
@@ -770,6 +817,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     mail_outbox,
     mail_attachments,
+    messages,
+    message_recipients,
     mobile_app_settings,
     plans,
     account_settings,

@@ -135,11 +135,32 @@ impl FromRequest for ApplicationCaller {
         let certificate = req.conn_data::<PeerCertificate>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("AppState is not configured"))?;
-            let key = certificate_identity(&state, certificate)
-                .await?
-                .ok_or_else(|| {
-                    unauthorized("an application key's client certificate is required (mutual TLS)")
-                })?;
+            let presented = certificate.clone();
+            let key = match certificate_identity(&state, certificate).await {
+                Ok(Some(key)) => key,
+                Ok(None) => {
+                    return Err(unauthorized(
+                        "an application key's client certificate is required (mutual TLS)",
+                    ));
+                }
+                Err(refused) => {
+                    // PassBy[ME] tells an application that its certificate was revoked.
+                    let Some(PeerCertificate(der)) = presented else {
+                        return Err(refused);
+                    };
+                    let revoked = state
+                        .db(move |conn, _| access_key::is_revoked(conn, &der))
+                        .await?;
+                    return Err(if revoked {
+                        ApiError::new(
+                            ErrorCode::CertificateRevoked,
+                            "the client certificate has been revoked",
+                        )
+                    } else {
+                        refused
+                    });
+                }
+            };
             match (key.kind, key.application_id.clone()) {
                 (KeyKind::Application, Some(application_id)) => Ok(Self {
                     key,

@@ -348,6 +348,9 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
             })?;
             crate::housekeeping::spawn(state.clone());
         }
+        if service == Service::Auth {
+            crate::housekeeping::spawn_expiry(state.clone());
+        }
         let tls = {
             let (state, listener) = (
                 state.clone(),

@@ -38,6 +38,107 @@ pub struct TestApp {
     pub master_key: Arc<lanyard_pki::MasterKey>,
 }
 
+/// A fresh, bootstrapped database with the platform PKI, and the state a service gets.
+fn prepared(backend: Backend) -> Option<(TestDb, AppState)> {
+    let db = TestDb::of(backend)?;
+    let clock = SystemClock;
+    let root = OidRoot::parse(TEST_OID_ROOT).expect("root");
+    bootstrap(&mut db.conn(), &clock, Some(root)).expect("bootstrap");
+    let settings = Settings::load_from(None, Vec::new()).expect("default settings");
+    let master = lanyard_pki::MasterKey::generate().expect("master key");
+    lanyard_identity::platform_pki::ensure(
+        &mut db.conn(),
+        &clock,
+        &master,
+        "Lanyard Test",
+        &settings.admin_api.url(),
+    )
+    .expect("platform PKI");
+    let state = AppState {
+        pool: db.pool().clone(),
+        clock: Arc::new(clock),
+        settings: Arc::new(settings),
+        master_key: Arc::new(master),
+    };
+    Some((db, state))
+}
+
+/// A service under test over real TLS, as deployed: development certificate from the platform
+/// PKI, client certificates read at the handshake (mutual TLS) — for the APIs whose callers
+/// authenticate with certificates.
+pub struct TlsTestApp {
+    /// The database.
+    pub db: TestDb,
+    /// `https://127.0.0.1:<port>`.
+    pub base: String,
+    /// The master key of the platform PKI.
+    pub master_key: Arc<lanyard_pki::MasterKey>,
+    /// The platform root certificate (PEM), which the server certificate chains to.
+    pub root_pem: Vec<u8>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TlsTestApp {
+    /// Starts `configure` as `service` on `backend`; `None` when PostgreSQL is not configured.
+    pub async fn start(
+        backend: Backend,
+        service: crate::startup::Service,
+        configure: fn(&mut web::ServiceConfig),
+    ) -> Option<Self> {
+        let (db, state) = prepared(backend)?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("https://{}", listener.local_addr().expect("address"));
+        let tls = crate::startup::tls_acceptor(&state, service, &listener).expect("tls");
+        let root =
+            lanyard_identity::platform_pki::certificate(&mut db.conn(), "root-1").expect("root");
+        let master_key = state.master_key.clone();
+        let server =
+            server::serve_without_signals("test", listener, state, configure, tls).expect("serve");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Some(Self {
+            db,
+            base,
+            master_key,
+            root_pem: root.to_pem().expect("pem"),
+            handle,
+        })
+    }
+
+    /// A client that trusts the platform root and presents `identity` (a PEM bundle of
+    /// certificate, chain and private key), if given.
+    pub fn client(&self, identity: Option<&[u8]>) -> awc::Client {
+        use openssl::ssl::{SslConnector, SslMethod};
+        let mut builder = SslConnector::builder(SslMethod::tls_client()).expect("connector");
+        let root = openssl::x509::X509::from_pem(&self.root_pem).expect("root");
+        builder.cert_store_mut().add_cert(root).expect("trust");
+        if let Some(pem) = identity {
+            let certs = openssl::x509::X509::stack_from_pem(pem).expect("certificates");
+            let key = openssl::pkey::PKey::private_key_from_pem(pem).expect("key");
+            builder.set_certificate(&certs[0]).expect("certificate");
+            for ca in &certs[1..] {
+                builder.add_extra_chain_cert(ca.clone()).expect("chain");
+            }
+            builder.set_private_key(&key).expect("key");
+        }
+        awc::Client::builder()
+            .connector(awc::Connector::new().openssl(builder.build()))
+            .finish()
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TlsTestApp {
+    fn drop(&mut self) {
+        // Stops accepting at once; the runtime ends the rest with the test.
+        drop(self.handle.stop(false));
+    }
+}
+
 impl TestApp {
     /// Starts `configure` on `backend`; `None` when PostgreSQL is not configured (outside CI).
     pub async fn start(backend: Backend, configure: fn(&mut web::ServiceConfig)) -> Option<Self> {

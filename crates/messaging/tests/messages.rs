@@ -1,0 +1,376 @@
+//! Messages on both backends: per-recipient statuses at sending, the request-level refusals,
+//! expiry as the state machine says, cancellation, tenancy between applications, late reports
+//! after a final status, and a decision racing a cancellation.
+
+use chrono::TimeDelta;
+use diesel::prelude::*;
+use lanyard_core::id::AccountId;
+use lanyard_core::{Clock, FixedClock};
+use lanyard_identity::account::{self, NewAccount};
+use lanyard_identity::bootstrap::bootstrap;
+use lanyard_identity::end_user::{self, EndUserChanges, NewEndUser};
+use lanyard_identity::rights::Actor;
+use lanyard_identity::{AccountKind, application};
+use lanyard_messaging::MessagingError;
+use lanyard_messaging::message::{self, NewMessage, Sender};
+use lanyard_messaging::status::{Event, RecipientStatus as S};
+use lanyard_store::both_backends;
+use lanyard_store::schema::devices;
+use lanyard_store::testing::TestDb;
+
+struct World {
+    clock: FixedClock,
+    org: AccountId,
+    actor: Actor,
+    sender: Sender,
+}
+
+fn world(db: &TestDb) -> World {
+    let clock = FixedClock::new(chrono::Utc::now());
+    bootstrap(&mut db.conn(), &clock, None).expect("bootstrap");
+    let org = account::create(
+        &mut db.conn(),
+        &clock,
+        NewAccount {
+            kind: AccountKind::Organization,
+            name: "Acme".into(),
+            contact_email: None,
+            parent: None,
+        },
+    )
+    .expect("org")
+    .id;
+    let actor = Actor::api_token(org.clone(), "t");
+    let app = application::create(&mut db.conn(), &clock, &actor, &org, "Bank").expect("app");
+    World {
+        sender: Sender {
+            account: org.clone(),
+            application_id: app.id,
+        },
+        clock,
+        org,
+        actor,
+    }
+}
+
+impl World {
+    /// An end user `alias`, with an active phone when `phone`; returns the end user's id.
+    fn person(&self, db: &TestDb, alias: &str, phone: bool) -> String {
+        let user = end_user::create(
+            &mut db.conn(),
+            &self.clock,
+            &self.actor,
+            &self.org,
+            NewEndUser::parse(
+                alias,
+                Some(&format!("{alias}@acme.example")),
+                None,
+                None,
+                true,
+            )
+            .expect("valid"),
+        )
+        .expect("user");
+        let id = user.id.as_str().to_owned();
+        if phone {
+            // Messaging only reads devices: a row as enrollment writes it.
+            let now = self.clock.now().naive_utc();
+            diesel::insert_into(devices::table)
+                .values((
+                    devices::id.eq(format!("device-{alias}")),
+                    devices::account_id.eq(self.org.as_str()),
+                    devices::end_user_id.eq(&id),
+                    devices::enrollment_id.eq(format!("enrollment-{alias}")),
+                    devices::name.eq("phone"),
+                    devices::vendor_id.eq(alias),
+                    devices::device_type.eq("OTHER"),
+                    devices::app_version.eq("1.0"),
+                    devices::deactivation_hash.eq("x"),
+                    devices::status.eq("active"),
+                    devices::created_at.eq(now),
+                    devices::last_seen_at.eq(now),
+                ))
+                .execute(&mut db.conn())
+                .expect("device");
+        }
+        id
+    }
+
+    fn send(
+        &self,
+        db: &TestDb,
+        to: &[&str],
+        kind: &str,
+    ) -> Result<message::Message, MessagingError> {
+        let new = NewMessage::parse(
+            to.iter().map(|s| (*s).to_owned()).collect(),
+            Some("Log in?"),
+            Some("Approve the login to the bank."),
+            60,
+            kind,
+            None,
+        )
+        .expect("valid");
+        message::send(&mut db.conn(), &self.clock, &self.sender, &new)
+    }
+
+    fn statuses(&self, db: &TestDb, id: &str) -> Vec<S> {
+        message::track(&mut db.conn(), &self.clock, &self.sender, id)
+            .expect("track")
+            .recipients
+            .into_iter()
+            .map(|r| r.status)
+            .collect()
+    }
+}
+
+fn each_recipient_gets_its_status_and_refusals_name_the_reason(db: &TestDb) {
+    let w = world(db);
+    w.person(db, "ann", true);
+    w.person(db, "bob", false);
+    w.person(db, "cid", true);
+    end_user::update(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        &end_user::find_by_alias(&mut db.conn(), &w.org, "cid")
+            .expect("find")
+            .expect("cid")
+            .oid,
+        EndUserChanges {
+            disabled: Some(true),
+            ..EndUserChanges::default()
+        },
+    )
+    .expect("disable");
+    let sent = w
+        .send(db, &["ann", "bob", "cid", "ann"], "authorization")
+        .expect("send");
+    assert_eq!(sent.id.len(), 24);
+    assert!(sent.id.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(sent.secure_id.as_deref().map(str::len), Some(6));
+    assert_eq!(
+        sent.expires_at,
+        w.clock.now() + TimeDelta::seconds(60),
+        "sent at + availability"
+    );
+    let got: Vec<(&str, S)> = sent
+        .recipients
+        .iter()
+        .map(|r| (r.user_id.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ann", S::Pending),
+            ("bob", S::NoDevice),
+            ("cid", S::Disabled)
+        ],
+        "in request order, repeats once"
+    );
+
+    // Request-level refusals: nothing is stored.
+    let count = |db: &TestDb| -> i64 {
+        lanyard_store::schema::messages::table
+            .count()
+            .get_result(&mut db.conn())
+            .expect("count")
+    };
+    let before = count(db);
+    let unknown = w.send(db, &["ann", "zed"], "message").expect_err("unknown");
+    assert!(matches!(unknown, MessagingError::NotFound(ref a) if a == "zed"));
+    let disabled = w.send(db, &["cid"], "message").expect_err("disabled");
+    assert_eq!(
+        lanyard_core::Coded::code(&disabled).as_str(),
+        "USER_DISABLED"
+    );
+    let no_device = w
+        .send(db, &["bob", "cid"], "message")
+        .expect_err("no device");
+    assert_eq!(lanyard_core::Coded::code(&no_device).as_str(), "NO_DEVICE");
+    assert_eq!(count(db), before);
+
+    // Field rules, by wire name.
+    for (field, parsed) in [
+        (
+            "recipients",
+            NewMessage::parse(vec![], None, None, 60, "message", None),
+        ),
+        (
+            "subject",
+            NewMessage::parse(
+                vec!["a".into()],
+                Some(&"s".repeat(255)),
+                None,
+                60,
+                "message",
+                None,
+            ),
+        ),
+        (
+            "body",
+            NewMessage::parse(
+                vec!["a".into()],
+                None,
+                Some(&"b".repeat(4095)),
+                60,
+                "message",
+                None,
+            ),
+        ),
+        (
+            "availability",
+            NewMessage::parse(vec!["a".into()], None, None, 0, "message", None),
+        ),
+        (
+            "type",
+            NewMessage::parse(vec!["a".into()], None, None, 60, "sms", None),
+        ),
+        (
+            "callbackUrl",
+            NewMessage::parse(vec!["a".into()], None, None, 60, "message", Some("ftp://x")),
+        ),
+    ] {
+        match parsed {
+            Err(MessagingError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+fn expiry_follows_the_state_machine(db: &TestDb) {
+    let w = world(db);
+    let ids: Vec<String> = ["p", "n", "d", "s"]
+        .iter()
+        .map(|a| w.person(db, a, true))
+        .collect();
+    let auth = w
+        .send(db, &["p", "n", "d", "s"], "authorization")
+        .expect("send");
+    let general = w.send(db, &["p", "n", "d", "s"], "message").expect("send");
+    for m in [&auth.id, &general.id] {
+        let step = |user: &str, event| {
+            message::advance(&mut db.conn(), &w.clock, m, user, event).expect("advance")
+        };
+        assert_eq!(step(&ids[1], Event::Notify), Some(S::Notified));
+        assert_eq!(step(&ids[2], Event::Download), Some(S::Downloaded));
+        assert_eq!(step(&ids[3], Event::Download), Some(S::Downloaded));
+        assert_eq!(step(&ids[3], Event::See), Some(S::Seen));
+    }
+    // A general message is not approved.
+    assert_eq!(
+        message::advance(
+            &mut db.conn(),
+            &w.clock,
+            &general.id,
+            &ids[2],
+            Event::Approve
+        )
+        .expect("advance"),
+        None
+    );
+    w.clock.advance(TimeDelta::seconds(61));
+    // The expiry work (any instance), then tracking shows the result.
+    assert_eq!(
+        message::expire_due(&mut db.conn(), &w.clock, 100).expect("expire"),
+        2
+    );
+    assert_eq!(
+        message::expire_due(&mut db.conn(), &w.clock, 100).expect("again"),
+        0
+    );
+    assert_eq!(
+        w.statuses(db, &auth.id),
+        [S::NotNotified, S::NotDownloaded, S::Timeout, S::Timeout]
+    );
+    assert_eq!(
+        w.statuses(db, &general.id),
+        [S::NotNotified, S::NotDownloaded, S::NotSeen, S::Seen]
+    );
+    // A late approval changes nothing.
+    assert_eq!(
+        message::advance(&mut db.conn(), &w.clock, &auth.id, &ids[3], Event::Approve)
+            .expect("advance"),
+        None
+    );
+    assert_eq!(w.statuses(db, &auth.id)[3], S::Timeout);
+    let done = message::cancel(&mut db.conn(), &w.clock, &w.sender, &auth.id).expect_err("done");
+    assert_eq!(
+        lanyard_core::Coded::code(&done).as_str(),
+        "ALREADY_COMPLETED"
+    );
+
+    // Tracking alone expires a message whose time is up (no expiry work ran).
+    let later = w.send(db, &["p"], "authorization").expect("send");
+    w.clock.advance(TimeDelta::seconds(61));
+    assert_eq!(w.statuses(db, &later.id), [S::NotNotified]);
+}
+
+fn cancel_and_tenancy(db: &TestDb) {
+    let w = world(db);
+    let ann = w.person(db, "ann", true);
+    w.person(db, "bea", true);
+    let sent = w.send(db, &["ann", "bea"], "authorization").expect("send");
+    message::advance(&mut db.conn(), &w.clock, &sent.id, &ann, Event::Download).expect("dl");
+    message::advance(&mut db.conn(), &w.clock, &sent.id, &ann, Event::Approve).expect("ok");
+    // Another application of the same organization sees no such message.
+    let other = Sender {
+        account: w.org.clone(),
+        application_id: application::create(&mut db.conn(), &w.clock, &w.actor, &w.org, "Shop")
+            .expect("app")
+            .id,
+    };
+    for outcome in [
+        message::track(&mut db.conn(), &w.clock, &other, &sent.id),
+        message::cancel(&mut db.conn(), &w.clock, &other, &sent.id),
+    ] {
+        assert!(matches!(outcome, Err(MessagingError::NotFound(ref id)) if *id == sent.id));
+    }
+    let cancelled = message::cancel(&mut db.conn(), &w.clock, &w.sender, &sent.id).expect("cancel");
+    let got: Vec<S> = cancelled.recipients.iter().map(|r| r.status).collect();
+    assert_eq!(got, [S::Approved, S::Cancelled], "a decision stays");
+    let again = message::cancel(&mut db.conn(), &w.clock, &w.sender, &sent.id).expect_err("twice");
+    assert_eq!(
+        lanyard_core::Coded::code(&again).as_str(),
+        "ALREADY_COMPLETED"
+    );
+}
+
+/// An approval and a cancellation race on separate connections: exactly one of them decides
+/// the recipient's final status, and it stays.
+fn a_decision_racing_a_cancellation_ends_once(db: &TestDb) {
+    let w = world(db);
+    let ann = w.person(db, "ann", true);
+    for _ in 0..5 {
+        let sent = w.send(db, &["ann"], "authorization").expect("send");
+        message::advance(&mut db.conn(), &w.clock, &sent.id, &ann, Event::Download).expect("dl");
+        let (approve, cancel) = std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                message::advance(&mut db.conn(), &w.clock, &sent.id, &ann, Event::Approve)
+                    .expect("approve")
+            });
+            let c = s.spawn(|| message::cancel(&mut db.conn(), &w.clock, &w.sender, &sent.id));
+            (a.join().expect("thread"), c.join().expect("thread"))
+        });
+        let status = w.statuses(db, &sent.id)[0];
+        match (approve, cancel) {
+            (Some(S::Approved), Err(e)) => {
+                assert_eq!(lanyard_core::Coded::code(&e).as_str(), "ALREADY_COMPLETED");
+                assert_eq!(status, S::Approved);
+            }
+            (None, Ok(m)) => {
+                assert_eq!(m.recipients[0].status, S::Cancelled);
+                assert_eq!(status, S::Cancelled);
+            }
+            other => panic!("both or neither won: {other:?}"),
+        }
+    }
+}
+
+both_backends!(
+    each_recipient_gets_its_status_and_refusals_name_the_reason,
+    expiry_follows_the_state_machine,
+    cancel_and_tenancy,
+    a_decision_racing_a_cancellation_ends_once,
+);

@@ -1,0 +1,2 @@
+DROP TABLE message_recipients;
+DROP TABLE messages;
