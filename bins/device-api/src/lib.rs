@@ -5,6 +5,7 @@
 //! certificate, `GET /device` and `DELETE /device` (deregister); and the self-service
 //! deactivation page `/deactivate`.
 
+mod messages;
 mod self_service;
 
 use actix_web::{HttpResponse, web};
@@ -26,6 +27,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/device", web::get().to(whoami))
     .route("/device", web::delete().to(deregister))
     .route("/device/push", web::put().to(push_registration))
+    .route("/messages", web::get().to(messages::inbox))
+    .route("/messages/{id}", web::get().to(messages::fetch))
+    .route(
+        "/messages/{id}/evidences",
+        web::post().to(messages::evidence),
+    )
     .route("/deactivate", web::get().to(self_service::page))
     .route("/deactivate", web::post().to(self_service::submit))
     .route("/deactivate.js", web::get().to(self_service::script));

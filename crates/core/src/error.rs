@@ -49,6 +49,8 @@ pub enum ErrorCode {
     NoDevice,
     /// The client certificate was revoked.
     CertificateRevoked,
+    /// The message expired.
+    Timeout,
     /// Anything unexpected: rendered as HTTP 500 without details.
     Internal,
 }
@@ -76,6 +78,7 @@ impl ErrorCode {
             Self::AlreadyCompleted => "ALREADY_COMPLETED",
             Self::NoDevice => "NO_DEVICE",
             Self::CertificateRevoked => "CERTIFICATE_REVOKED",
+            Self::Timeout => "TIMEOUT",
             Self::Internal => "INTERNAL_ERROR",
         }
     }

@@ -390,6 +390,108 @@ pub fn link_key(conn: &mut DbConnection, master: &MasterKey) -> Result<Vec<u8>> 
     }
 }
 
+/// A signer: its certificate, key, and chain (issuing CA first, root last).
+pub type Signer = (X509, PKey<lanyard_pki::Private>, Vec<X509>);
+
+const EVIDENCE_SIGNER_KEY: &str = "evidence_signer_key_sealed";
+const EVIDENCE_SIGNER_CERT: &str = "evidence_signer_cert";
+
+/// The certificate, key and chain (issuing CA first, root last) the server counter-signs
+/// evidences with: a signer certificate (`emailProtection`, non-repudiation) of the evidence
+/// CA, made on first use and kept (key sealed) in the settings.
+pub fn evidence_signer(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    crl_base: &str,
+) -> Result<Signer> {
+    let load = |conn: &mut DbConnection| -> Result<Option<Signer>> {
+        let (Some(cert), Some(key)) = (
+            crate::settings::get(conn, EVIDENCE_SIGNER_CERT)?,
+            crate::settings::get(conn, EVIDENCE_SIGNER_KEY)?,
+        ) else {
+            return Ok(None);
+        };
+        let cert = X509::from_pem(cert.as_bytes()).map_err(lanyard_pki::PkiError::from)?;
+        let key = PKey::private_key_from_der(&master.open(EVIDENCE_SIGNER_KEY, &key)?)
+            .map_err(lanyard_pki::PkiError::from)?;
+        // The generation of the evidence CA that issued it (rotation keeps the old ones).
+        let generations: Vec<String> = cas::table
+            .filter(cas::purpose.eq(Purpose::Evidence.as_str()))
+            .order(cas::generation.desc())
+            .select(cas::id)
+            .load(conn)?;
+        let mut issuer = None;
+        for id in generations {
+            let ca = certificate(conn, &id)?;
+            let signed = ca
+                .public_key()
+                .and_then(|k| cert.verify(&k))
+                .unwrap_or(false);
+            if signed {
+                issuer = Some(id);
+                break;
+            }
+        }
+        let issuer = issuer.ok_or(IdentityError::NotBootstrapped)?;
+        let mut chain = chain(conn, &issuer)?;
+        // …and the root it hangs from, for a verifier that has nothing else.
+        let mut top = issuer;
+        while let Some(parent) = cas::table
+            .find(&top)
+            .select(cas::parent_id)
+            .first::<Option<String>>(conn)?
+        {
+            top = parent;
+        }
+        chain.push(certificate(conn, &top)?);
+        Ok(Some((cert, key, chain)))
+    };
+    if let Some(found) = load(conn)? {
+        return Ok(found);
+    }
+    let ca = active(conn, master, Purpose::Evidence)?;
+    let key = generate_key(KeySpec::EcP256)?;
+    let public = PKey::public_key_from_der(
+        &key.public_key_to_der()
+            .map_err(lanyard_pki::PkiError::from)?,
+    )
+    .map_err(lanyard_pki::PkiError::from)?;
+    let now = clock.now();
+    let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    let end = (start + TimeDelta::days(2 * 365)).min(not_after(conn, &ca.id)?);
+    let crl = crl_url(crl_base, &ca.id);
+    let cert = ca.ca.issue(&lanyard_pki::Issue {
+        subject: &Subject {
+            common_name: "Lanyard evidence signer".into(),
+            organization: None,
+            organizational_unit: Some("Evidence".into()),
+        },
+        public_key: &public,
+        profile: lanyard_pki::Profile::EvidenceSigner,
+        not_before: start,
+        not_after: end,
+        crl_url: Some(&crl),
+    })?;
+    let cert_pem =
+        String::from_utf8_lossy(&cert.to_pem().map_err(lanyard_pki::PkiError::from)?).into_owned();
+    let sealed = master.seal(
+        EVIDENCE_SIGNER_KEY,
+        &key.private_key_to_der()
+            .map_err(lanyard_pki::PkiError::from)?,
+    )?;
+    match write_transaction(conn, |conn| {
+        crate::settings::insert(conn, EVIDENCE_SIGNER_KEY, &sealed)?;
+        crate::settings::insert(conn, EVIDENCE_SIGNER_CERT, &cert_pem)
+    }) {
+        Ok(()) => {}
+        // Made concurrently by another instance: use the winner's.
+        Err(IdentityError::Store(StoreError::Query(err))) if is_unique_violation(&err) => {}
+        Err(other) => return Err(other),
+    }
+    load(conn)?.ok_or(IdentityError::NotBootstrapped)
+}
+
 fn openssl_rand(buf: &mut [u8]) -> Result<()> {
     lanyard_pki::random_bytes(buf).map_err(IdentityError::from)
 }
@@ -403,10 +505,12 @@ pub fn rotate_master_key(
 ) -> Result<usize> {
     write_transaction(conn, |conn| {
         let mut count = 0;
-        if let Some(sealed) = crate::settings::get(conn, LINK_KEY)? {
-            let plain = old.open(LINK_KEY, &sealed)?;
-            crate::settings::set(conn, LINK_KEY, &new.seal(LINK_KEY, &plain)?)?;
-            count += 1;
+        for name in [LINK_KEY, EVIDENCE_SIGNER_KEY] {
+            if let Some(sealed) = crate::settings::get(conn, name)? {
+                let plain = old.open(name, &sealed)?;
+                crate::settings::set(conn, name, &new.seal(name, &plain)?)?;
+                count += 1;
+            }
         }
         let rows: Vec<(String, String)> =
             cas::table.select((cas::id, cas::key_sealed)).load(conn)?;

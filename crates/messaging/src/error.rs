@@ -25,6 +25,9 @@ pub enum MessagingError {
     /// No recipient has an active device.
     #[error("{0}")]
     NoDevice(String),
+    /// The message expired before the report arrived.
+    #[error("{0}")]
+    Timeout(String),
     /// An identity or storage failure.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -32,6 +35,12 @@ pub enum MessagingError {
 
 impl From<diesel::result::Error> for MessagingError {
     fn from(err: diesel::result::Error) -> Self {
+        Self::Identity(IdentityError::from(err))
+    }
+}
+
+impl From<lanyard_pki::PkiError> for MessagingError {
+    fn from(err: lanyard_pki::PkiError) -> Self {
         Self::Identity(IdentityError::from(err))
     }
 }
@@ -44,6 +53,7 @@ impl Coded for MessagingError {
             Self::AlreadyCompleted(_) => ErrorCode::AlreadyCompleted,
             Self::UserDisabled(_) => ErrorCode::UserDisabled,
             Self::NoDevice(_) => ErrorCode::NoDevice,
+            Self::Timeout(_) => ErrorCode::Timeout,
             Self::Identity(e) => e.code(),
         }
     }

@@ -3,6 +3,7 @@
 //! evidences, callbacks and the activity log build on these.
 
 mod error;
+pub mod evidence;
 pub mod message;
 pub mod status;
 

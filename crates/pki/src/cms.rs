@@ -47,3 +47,32 @@ pub fn cms_verify(cms_der: &[u8], detached: Option<&[u8]>, roots: &[X509]) -> Re
     .map_err(|_| PkiError::invalid("cms", "does not verify against the trusted CAs"))?;
     Ok(out)
 }
+
+/// Verifies CMS SignedData (DER, content attached) signed by exactly `signer` — whatever other
+/// certificates the message carries — whose chain leads through `chain` to a trusted root in
+/// `chain`; returns the signed content. Any key purpose is accepted: the signer may be a
+/// client-authentication certificate (a device's).
+pub fn cms_verify_signed_by(cms_der: &[u8], signer: &X509, chain: &[X509]) -> Result<Vec<u8>> {
+    let mut cms = CmsContentInfo::from_der(cms_der)
+        .map_err(|_| PkiError::invalid("cms", "is not a CMS message"))?;
+    let mut store = X509StoreBuilder::new()?;
+    for c in chain {
+        store.add_cert(c.clone())?;
+    }
+    store.set_purpose(openssl::x509::X509PurposeId::ANY)?;
+    let store = store.build();
+    let mut certs = Stack::new()?;
+    certs.push(signer.clone())?;
+    let mut out = Vec::new();
+    // NOINTERN: the signer is looked for only in `certs`, so another certificate in the message
+    // cannot stand in for it.
+    cms.verify(
+        Some(&certs),
+        Some(&store),
+        None,
+        Some(&mut out),
+        CMSOptions::BINARY | CMSOptions::NOINTERN,
+    )
+    .map_err(|_| PkiError::invalid("cms", "is not signed by this device's key"))?;
+    Ok(out)
+}

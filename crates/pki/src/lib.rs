@@ -18,12 +18,14 @@ mod seal;
 
 pub use bundle::{pem_chain, pkcs12, random_password};
 pub use cert::{Ca, Issue, Profile, Subject, same_certificate, serial_hex};
-pub use cms::{cms_sign, cms_verify};
+pub use cms::{cms_sign, cms_verify, cms_verify_signed_by};
 pub use crl::Revoked;
 pub use csr::{Csr, parse_csr};
 pub use error::{PkiError, Result};
 pub use key::{KeySpec, check_key, generate_key};
-pub use seal::{MASTER_KEY_LEN, MasterKey, hmac_sha256, random_bytes};
+pub use seal::{
+    MASTER_KEY_LEN, MasterKey, base64_decode, base64_encode, hmac_sha256, random_bytes,
+};
 
 pub use openssl::pkey::{PKey, Private, Public};
 pub use openssl::x509::{X509, X509Crl};

@@ -132,6 +132,17 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
     Ok(openssl::rand::rand_bytes(buf)?)
 }
 
+/// Standard base64 (with padding) of `data`.
+pub fn base64_encode(data: &[u8]) -> String {
+    openssl::base64::encode_block(data)
+}
+
+/// Decodes standard base64 (line breaks allowed); `None` when it is not base64.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    openssl::base64::decode_block(&compact).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

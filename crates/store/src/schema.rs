@@ -258,6 +258,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Evidences of message recipients.
+    evidences (id) {
+        /// Internal id.
+        id -> Text,
+        /// The message.
+        message_id -> Text,
+        /// The recipient's position in the message.
+        position -> Integer,
+        /// The device that signed.
+        device_id -> Text,
+        /// `PROOF_OF_DELIVERY` or `SIGNED_TRANSACTION`.
+        kind -> Text,
+        /// The decision signed.
+        decision -> Text,
+        /// The device's CMS SignedData (DER).
+        device_cms -> Binary,
+        /// The server's counter-signature (CMS SignedData, DER).
+        server_cms -> Binary,
+        /// When the server received it.
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Plans (PricingData).
     plans (id) {
         /// Internal id.
@@ -819,6 +843,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_attachments,
     messages,
     message_recipients,
+    evidences,
     mobile_app_settings,
     plans,
     account_settings,
