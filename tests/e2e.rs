@@ -1137,6 +1137,77 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     )
     .expect("enroll from the picture");
     assert!(device_cli(&phone, &["show"]).is_ok());
+
+    // An application sends Ivo an authorization over mutual TLS; the phone sees it, approves it
+    // with signed evidences, and the application's track says APPROVED.
+    let (status, app) = install.curl(
+        "POST",
+        &format!("{admin}/rest/applications"),
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"name":"bank"}"#,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let app_pem = install.path("bank.pem");
+    install.run(&[
+        "access-key",
+        "create",
+        "--account",
+        &org,
+        "--name",
+        "bank",
+        "--kind",
+        "application",
+        "--application",
+        app["id"].as_str().expect("id"),
+        "--out",
+        &app_pem,
+    ]);
+    let frontend = format!("{}/frontend/messages", running.urls[1]);
+    let body = r#"{"recipients":["ivo"],"subject":"Log in?","body":"Approve the login to the bank.","availability":120,"type":"authorization","callbackUrl":null}"#;
+    let (status, sent) = install.curl_version(
+        "1",
+        "POST",
+        &frontend,
+        &[
+            "--cert",
+            &app_pem,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(
+        sent["recipients"],
+        json!([{"userId": "ivo", "status": "PENDING"}])
+    );
+    let id = sent["messageId"].as_str().expect("messageId").to_owned();
+    let inbox = device_cli(&phone, &["messages"]).expect("messages");
+    assert_eq!(inbox["data"][0]["messageId"], id.as_str());
+    assert_eq!(inbox["data"][0]["secureId"], sent["secureId"]);
+    let approved = device_cli(&phone, &["approve", &id]).expect("approve");
+    assert_eq!(approved["status"], "APPROVED");
+    let (status, tracked) = install.curl_version(
+        "1",
+        "GET",
+        &format!("{frontend}/{id}"),
+        &["--cert", &app_pem],
+    );
+    assert_eq!(status, StatusCode::OK, "{tracked}");
+    assert_eq!(
+        tracked["recipients"],
+        json!([{"userId": "ivo", "status": "APPROVED"}])
+    );
+    let again = device_cli(&phone, &["deny", &id]).expect_err("decided");
+    assert!(again.contains("ALREADY_COMPLETED"), "{again}");
+
     let push = device_cli(&phone, &["push", "--token", "fcm-token-1"]).expect("push");
     assert_eq!(push["pushRegistration"], "fcm-token-1");
     let bad = device_cli(&phone, &["push", "--token", &"x".repeat(5000)]).expect_err("too long");

@@ -4,6 +4,7 @@
 //! lanyard-device --state DIR enroll <deviceConfigUrl> [--qr IMAGE] [--ca-file ca.pem] [--name …]
 //! lanyard-device --state DIR show
 //! lanyard-device --state DIR push --token <push token> | --none
+//! lanyard-device --state DIR messages | approve ID | deny ID | seen ID
 //! lanyard-device --state DIR deregister
 //! ```
 //!
@@ -12,7 +13,8 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lanyard_device_client::{
-    Device, DeviceError, DeviceType, EnrollOptions, KeyType, Tls, configuration, enroll, read_qr,
+    Answer, Device, DeviceError, DeviceType, EnrollOptions, KeyType, Tls, configuration, enroll,
+    read_qr,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 #[command(
     name = "lanyard-device",
     version,
-    about = "The reference Lanyard device: enroll, show, deregister"
+    about = "The reference Lanyard device: enroll, show, answer messages, deregister"
 )]
 struct Cli {
     /// Directory that keeps this device's key, certificate and state.
@@ -92,6 +94,23 @@ enum Command {
         /// Stop push notifications to this device.
         #[arg(long, conflicts_with = "token")]
         none: bool,
+    },
+    /// The person's open messages.
+    Messages,
+    /// Approve a message (authorization, esign), with a signed evidence.
+    Approve {
+        /// messageId.
+        id: String,
+    },
+    /// Deny a message (authorization, esign), with a signed evidence.
+    Deny {
+        /// messageId.
+        id: String,
+    },
+    /// Mark a message seen, with a signed evidence.
+    Seen {
+        /// messageId.
+        id: String,
     },
     /// Deregister this device: its certificate is revoked and the local state removed.
     Deregister,
@@ -169,12 +188,28 @@ async fn run(cli: Cli) -> Result<serde_json::Value, DeviceError> {
             let saved = device.set_push_registration(token.as_deref()).await?;
             Ok(serde_json::json!({ "pushRegistration": saved }))
         }
+        Command::Messages => {
+            let device = Device::open(&cli.state)?;
+            Ok(serde_json::json!({ "data": json(&device.inbox().await?) }))
+        }
+        Command::Approve { id } => answer(&cli.state, &id, Answer::Approve).await,
+        Command::Deny { id } => answer(&cli.state, &id, Answer::Deny).await,
+        Command::Seen { id } => answer(&cli.state, &id, Answer::Seen).await,
         Command::Deregister => {
             let device = Device::open(&cli.state)?;
             let id = device.deregister().await?;
             Ok(serde_json::json!({ "deregistered": id }))
         }
     }
+}
+
+async fn answer(
+    state: &std::path::Path,
+    id: &str,
+    answer: Answer,
+) -> Result<serde_json::Value, DeviceError> {
+    let device = Device::open(state)?;
+    Ok(json(&device.answer(id, answer).await?))
 }
 
 /// Any answer as a JSON value.

@@ -117,6 +117,20 @@ pub(crate) async fn post_json<T: DeserializeOwned>(
     answer(url, client.post(url).send_json(body).await).await
 }
 
+/// `POST url` with a JSON body and `X-App-Version`.
+pub(crate) async fn post_json_with<T: DeserializeOwned>(
+    client: &Client,
+    url: &str,
+    body: &serde_json::Value,
+    app_version: Option<&str>,
+) -> Result<T> {
+    let mut request = client.post(url);
+    if let Some(v) = app_version {
+        request = request.insert_header(("X-App-Version", v));
+    }
+    answer(url, request.send_json(body).await).await
+}
+
 /// `PUT url` with a JSON body.
 pub(crate) async fn put_json<T: DeserializeOwned>(
     client: &Client,

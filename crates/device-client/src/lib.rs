@@ -7,12 +7,17 @@
 //! - [`Device::open`] loads that state; its calls go to device-api over mutual TLS with the
 //!   device certificate.
 //!
-//! Later work adds messages (listen, approve, deny, evidences) and cards.
+//! - [`Device::inbox`] and [`Device::answer`] read messages and answer them with signed
+//!   evidences (docs/evidence.md).
+//!
+//! Later work adds the real-time channel and cards.
 
 mod http;
+mod messages;
 mod state;
 
 pub use http::Tls;
+pub use messages::{Answer, EvidenceAnswer, InboxMessage};
 pub use state::{Device, DeviceState, ServerView};
 
 use serde::{Deserialize, Serialize};

@@ -95,6 +95,8 @@ pub struct Device {
     dir: PathBuf,
     state: DeviceState,
     client: awc::Client,
+    key: PKey<Private>,
+    chain: Vec<X509>,
 }
 
 impl std::fmt::Debug for Device {
@@ -141,6 +143,8 @@ impl Device {
             dir: dir.to_owned(),
             state,
             client,
+            key,
+            chain,
         })
     }
 
@@ -186,6 +190,64 @@ impl Device {
         )
         .await?;
         Ok(answer.push_registration)
+    }
+
+    /// `GET /messages`: the person's open messages.
+    pub async fn inbox(&self) -> Result<Vec<crate::messages::InboxMessage>> {
+        #[derive(Deserialize)]
+        struct List {
+            data: Vec<crate::messages::InboxMessage>,
+        }
+        let list: List = http::get_json(
+            &self.client,
+            &self.url("/messages"),
+            Some(&self.state.app_version),
+        )
+        .await?;
+        Ok(list.data)
+    }
+
+    /// `GET /messages/{id}`.
+    pub async fn message(&self, id: &str) -> Result<crate::messages::InboxMessage> {
+        http::get_json(
+            &self.client,
+            &self.url(&format!("/messages/{id}")),
+            Some(&self.state.app_version),
+        )
+        .await
+    }
+
+    /// Signs `statement` with the device key as CMS SignedData (content attached, the
+    /// certificate chain included) and uploads it as an evidence of `kind`.
+    pub(crate) async fn upload_evidence(
+        &self,
+        id: &str,
+        kind: &str,
+        statement: &str,
+    ) -> Result<crate::messages::EvidenceAnswer> {
+        use openssl::cms::{CMSOptions, CmsContentInfo};
+        let mut extra = openssl::stack::Stack::new()?;
+        for ca in &self.chain[1..] {
+            extra.push(ca.clone())?;
+        }
+        let cms = CmsContentInfo::sign(
+            Some(&self.chain[0]),
+            Some(&self.key),
+            Some(&extra),
+            Some(statement.as_bytes()),
+            CMSOptions::BINARY,
+        )?;
+        let body = serde_json::json!({
+            "type": kind,
+            "cms": openssl::base64::encode_block(&cms.to_der()?),
+        });
+        http::post_json_with(
+            &self.client,
+            &self.url(&format!("/messages/{id}/evidences")),
+            &body,
+            Some(&self.state.app_version),
+        )
+        .await
     }
 
     /// `DELETE /device`: deregisters; the certificate is revoked at once. The state directory's

@@ -1,0 +1,149 @@
+//! Messages on the reference device (docs/device-protocol.md §9, docs/evidence.md): the inbox,
+//! and the person's answers, each sent as a signed evidence.
+
+use crate::state::Device;
+use crate::{DeviceError, Result};
+use serde::{Deserialize, Serialize};
+
+/// A message as device-api shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxMessage {
+    /// messageId.
+    pub message_id: String,
+    /// `authorization`, `message` or `esign`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// The code to show beside it.
+    pub secure_id: Option<String>,
+    /// Expiry.
+    pub expiration_date: String,
+    /// The person as the message names them.
+    pub recipient: String,
+    /// SHA-256 of what is shown.
+    pub content_hash: String,
+    /// The recipient's status.
+    pub status: String,
+}
+
+/// The server's answer to an evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceAnswer {
+    /// The stored evidence.
+    pub evidence_id: String,
+    /// The recipient's status after it.
+    pub status: String,
+}
+
+/// What the person does with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Only acknowledge receipt (proof of delivery).
+    Received,
+    /// Opened it.
+    Seen,
+    /// Approve (authorization, esign).
+    Approve,
+    /// Deny (authorization, esign).
+    Deny,
+}
+
+impl Answer {
+    const fn decision(self) -> &'static str {
+        match self {
+            Self::Received => "DOWNLOADED",
+            Self::Seen => "SEEN",
+            Self::Approve => "APPROVED",
+            Self::Deny => "DENIED",
+        }
+    }
+}
+
+fn now_iso() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    iso(since.as_secs() as i64, since.subsec_millis())
+}
+
+/// Seconds and milliseconds since the epoch as ISO 8601 UTC, without a date library.
+fn iso(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The statement of docs/evidence.md.
+fn statement(kind: &str, message: &InboxMessage, device_id: &str, decision: &str) -> String {
+    format!(
+        "lanyard-evidence-v1\ntype: {kind}\nmessage: {}\ncontent: {}\nrecipient: {}\ndevice: {device_id}\ndecision: {decision}\ntime: {}",
+        message.message_id,
+        message.content_hash,
+        message.recipient,
+        now_iso()
+    )
+}
+
+impl Device {
+    /// Answers message `id` as the person would: a proof of delivery first when the phone has
+    /// not acknowledged it yet, then (unless only `Received`) the signed decision. Returns the
+    /// last answer of the server.
+    pub async fn answer(&self, id: &str, answer: Answer) -> Result<EvidenceAnswer> {
+        let message = self.message(id).await?;
+        let device = self.state().device_id.clone();
+        let mut last = None;
+        if matches!(message.status.as_str(), "PENDING" | "NOTIFIED") {
+            let proof = statement("PROOF_OF_DELIVERY", &message, &device, "DOWNLOADED");
+            last = Some(
+                self.upload_evidence(id, "PROOF_OF_DELIVERY", &proof)
+                    .await?,
+            );
+        }
+        if answer != Answer::Received {
+            let signed = statement("SIGNED_TRANSACTION", &message, &device, answer.decision());
+            last = Some(
+                self.upload_evidence(id, "SIGNED_TRANSACTION", &signed)
+                    .await?,
+            );
+        }
+        last.ok_or_else(|| DeviceError::Input(format!("message {id} was received already")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_civil_dates() {
+        assert_eq!(super::iso(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(super::iso(1_795_395_723, 999), "2026-11-23T01:02:03.999Z");
+    }
+
+    #[test]
+    fn the_clock_is_written_as_iso_8601() {
+        let now = super::now_iso();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+        assert!(now.starts_with("20"), "{now}");
+    }
+}
