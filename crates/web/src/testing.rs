@@ -142,26 +142,7 @@ impl Drop for TlsTestApp {
 impl TestApp {
     /// Starts `configure` on `backend`; `None` when PostgreSQL is not configured (outside CI).
     pub async fn start(backend: Backend, configure: fn(&mut web::ServiceConfig)) -> Option<Self> {
-        let db = TestDb::of(backend)?;
-        let clock = SystemClock;
-        let root = OidRoot::parse(TEST_OID_ROOT).expect("root");
-        bootstrap(&mut db.conn(), &clock, Some(root)).expect("bootstrap");
-        let settings = Settings::load_from(None, Vec::new()).expect("default settings");
-        let master = lanyard_pki::MasterKey::generate().expect("master key");
-        lanyard_identity::platform_pki::ensure(
-            &mut db.conn(),
-            &clock,
-            &master,
-            "Lanyard Test",
-            &settings.admin_api.url(),
-        )
-        .expect("platform PKI");
-        let state = AppState {
-            pool: db.pool().clone(),
-            clock: Arc::new(clock),
-            settings: Arc::new(settings),
-            master_key: Arc::new(master),
-        };
+        let (db, state) = prepared(backend)?;
         let master_key = state.master_key.clone();
         let server = actix_test::start(move || server::app(state.clone(), configure));
         Some(Self {
