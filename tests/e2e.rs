@@ -1208,6 +1208,54 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     let again = device_cli(&phone, &["deny", &id]).expect_err("decided");
     assert!(again.contains("ALREADY_COMPLETED"), "{again}");
 
+    // The real-time channel: the phone listens first; a message sent afterwards reaches it and
+    // is approved automatically.
+    let listener = Command::new(lanyard_device())
+        .arg("--state")
+        .arg(&phone)
+        .args(["listen", "--count", "1", "--auto", "approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lanyard-device listen");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let body = r#"{"recipients":["ivo"],"subject":"Pay 10 EUR?","body":"To the shop.","availability":120,"type":"esign","callbackUrl":null}"#;
+    let (status, sent) = install.curl_version(
+        "1",
+        "POST",
+        &frontend,
+        &[
+            "--cert",
+            &app_pem,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let id = sent["messageId"].as_str().expect("messageId").to_owned();
+    let out = listener.wait_with_output().expect("listener ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let heard: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(heard["delivered"][0]["message"]["messageId"], id.as_str());
+    assert_eq!(heard["delivered"][0]["message"]["status"], "NOTIFIED");
+    assert_eq!(heard["delivered"][0]["answer"]["status"], "APPROVED");
+    let (_, tracked) = install.curl_version(
+        "1",
+        "GET",
+        &format!("{frontend}/{id}"),
+        &["--cert", &app_pem],
+    );
+    assert_eq!(
+        tracked["recipients"],
+        json!([{"userId": "ivo", "status": "APPROVED"}])
+    );
+
     let push = device_cli(&phone, &["push", "--token", "fcm-token-1"]).expect("push");
     assert_eq!(push["pushRegistration"], "fcm-token-1");
     let bad = device_cli(&phone, &["push", "--token", &"x".repeat(5000)]).expect_err("too long");

@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use lanyard_core::ErrorCode;
 use lanyard_messaging::message::{self, Message, NewMessage, Sender};
+use lanyard_messaging::status::RecipientStatus;
 use lanyard_web::api_version::require_frontend;
 use lanyard_web::auth::ApplicationCaller;
 use lanyard_web::extract::Json;
@@ -106,6 +107,12 @@ async fn send(
     let sent = state
         .db(move |conn, clock| message::send(conn, clock, &sender, &new))
         .await?;
+    // Committed: wake the recipients' phones listening to this process at once.
+    for r in &sent.recipients {
+        if let (RecipientStatus::Pending, Some(user)) = (r.status, &r.end_user_id) {
+            state.wakeups.wake(user);
+        }
+    }
     Ok(HttpResponse::Ok().json(MessageData::from(sent)))
 }
 

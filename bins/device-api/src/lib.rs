@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/device", web::delete().to(deregister))
     .route("/device/push", web::put().to(push_registration))
     .route("/messages", web::get().to(messages::inbox))
+    .route("/messages/stream", web::get().to(messages::stream))
     .route("/messages/{id}", web::get().to(messages::fetch))
     .route(
         "/messages/{id}/evidences",

@@ -1,12 +1,15 @@
 //! Messages on the phone (docs/device-protocol.md §9): the inbox, one message, and evidences —
 //! the phone's signed statements that move a recipient through the state machine.
 
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use lanyard_messaging::evidence::{self, DeviceMessage, EvidenceKind};
 use lanyard_web::auth::DeviceCaller;
 use lanyard_web::extract::Json;
 use lanyard_web::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -110,4 +113,116 @@ pub(crate) async fn evidence(
         "evidenceId": accepted.id,
         "status": accepted.status.as_str(),
     })))
+}
+
+/// How often a channel looks for messages sent through another process (the same process wakes
+/// it at once).
+const POLL: Duration = Duration::from_millis(500);
+/// A comment line this often keeps proxies from closing an idle channel.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+struct Channel {
+    state: web::Data<AppState>,
+    device: String,
+    user: String,
+    wakeups: tokio::sync::broadcast::Receiver<String>,
+    announced: HashSet<String>,
+    first: bool,
+    done: bool,
+}
+
+/// One server-sent event per message: `event: message`, `id: <messageId>`, the message as data.
+fn events(messages: Vec<DeviceMessage>) -> Bytes {
+    let mut out = String::new();
+    for m in messages {
+        let id = m.id.clone();
+        let data = serde_json::to_string(&MessageData::from(m)).unwrap_or_default();
+        out.push_str(&format!("event: message\nid: {id}\ndata: {data}\n\n"));
+    }
+    Bytes::from(out)
+}
+
+impl Channel {
+    /// Waits for something to send: a new message (woken by this process, or found by polling),
+    /// a keep-alive, or the end (device deactivated).
+    async fn next(mut self) -> Option<(Result<Bytes, actix_web::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        let idle_since = Instant::now();
+        loop {
+            if !self.first {
+                let wait = tokio::time::sleep(POLL);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        () = &mut wait => break,
+                        woken = self.wakeups.recv() => match woken {
+                            Ok(user) if user == self.user => break,
+                            Ok(_) => {}
+                            // Fell behind: look now.
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                                wait.as_mut().await;
+                                break;
+                            }
+                        },
+                    }
+                }
+            }
+            self.first = false;
+            let (device, announced) = (self.device.clone(), self.announced.clone());
+            let found = self
+                .state
+                .db(move |conn, clock| evidence::announce(conn, clock, &device, &announced))
+                .await;
+            match found {
+                Ok(messages) if !messages.is_empty() => {
+                    self.announced.extend(messages.iter().map(|m| m.id.clone()));
+                    return Some((Ok(events(messages)), self));
+                }
+                Ok(_) if idle_since.elapsed() >= KEEPALIVE => {
+                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), self));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    // Deactivated (or the database is gone): say so and end the channel.
+                    self.done = true;
+                    return Some((Ok(Bytes::from_static(b"event: end\ndata: {}\n\n")), self));
+                }
+            }
+        }
+    }
+}
+
+/// `GET /messages/stream`: the real-time channel (server-sent events). Every open message is
+/// sent once as `event: message`; a new one arrives within milliseconds when sent through this
+/// process, within half a second from another process sharing the database. Telling the phone
+/// marks a `PENDING` recipient `NOTIFIED`.
+pub(crate) async fn stream(
+    state: web::Data<AppState>,
+    caller: DeviceCaller,
+) -> Result<HttpResponse, ApiError> {
+    let device = caller.0.device_id.clone();
+    let user = {
+        let device = device.clone();
+        state
+            .db(move |conn, _| evidence::device_owner(conn, &device))
+            .await?
+    };
+    let channel = Channel {
+        wakeups: state.wakeups.subscribe(),
+        state,
+        device,
+        user,
+        announced: HashSet::new(),
+        first: true,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(channel, Channel::next);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
 }

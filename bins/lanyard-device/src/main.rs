@@ -5,6 +5,7 @@
 //! lanyard-device --state DIR show
 //! lanyard-device --state DIR push --token <push token> | --none
 //! lanyard-device --state DIR messages | approve ID | deny ID | seen ID
+//! lanyard-device --state DIR listen [--count N] [--auto none|receive|seen|approve|deny]
 //! lanyard-device --state DIR deregister
 //! ```
 //!
@@ -44,6 +45,20 @@ enum Kind {
 enum Key {
     Ec,
     Rsa,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Auto {
+    /// Only receive (proof of delivery is not sent either).
+    None,
+    /// Acknowledge receipt.
+    Receive,
+    /// Mark seen.
+    Seen,
+    /// Approve authorizations and e-sign requests (mark general messages seen).
+    Approve,
+    /// Deny authorizations and e-sign requests (mark general messages seen).
+    Deny,
 }
 
 #[derive(Subcommand)]
@@ -97,6 +112,15 @@ enum Command {
     },
     /// The person's open messages.
     Messages,
+    /// Listen on the real-time channel until COUNT messages arrived, answering each as --auto says.
+    Listen {
+        /// Messages to wait for.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Answer every message automatically (tests, load tests).
+        #[arg(long, value_enum, default_value = "none")]
+        auto: Auto,
+    },
     /// Approve a message (authorization, esign), with a signed evidence.
     Approve {
         /// messageId.
@@ -191,6 +215,23 @@ async fn run(cli: Cli) -> Result<serde_json::Value, DeviceError> {
         Command::Messages => {
             let device = Device::open(&cli.state)?;
             Ok(serde_json::json!({ "data": json(&device.inbox().await?) }))
+        }
+        Command::Listen { count, auto } => {
+            let device = Device::open(&cli.state)?;
+            let delivered = device
+                .listen(count, |m| {
+                    let decides = m.kind != "message";
+                    match auto {
+                        Auto::None => None,
+                        Auto::Receive => Some(Answer::Received),
+                        Auto::Seen => Some(Answer::Seen),
+                        Auto::Approve if decides => Some(Answer::Approve),
+                        Auto::Deny if decides => Some(Answer::Deny),
+                        Auto::Approve | Auto::Deny => Some(Answer::Seen),
+                    }
+                })
+                .await?;
+            Ok(serde_json::json!({ "delivered": json(&delivered) }))
         }
         Command::Approve { id } => answer(&cli.state, &id, Answer::Approve).await,
         Command::Deny { id } => answer(&cli.state, &id, Answer::Deny).await,

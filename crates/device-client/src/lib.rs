@@ -17,7 +17,7 @@ mod messages;
 mod state;
 
 pub use http::Tls;
-pub use messages::{Answer, EvidenceAnswer, InboxMessage};
+pub use messages::{Answer, Delivered, EvidenceAnswer, InboxMessage};
 pub use state::{Device, DeviceState, ServerView};
 
 use serde::{Deserialize, Serialize};

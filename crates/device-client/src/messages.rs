@@ -104,7 +104,101 @@ fn statement(kind: &str, message: &InboxMessage, device_id: &str, decision: &str
     )
 }
 
+/// One message the channel delivered, and what was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivered {
+    /// The message.
+    pub message: InboxMessage,
+    /// The server's answer to the evidence, when one was sent.
+    pub answer: Option<EvidenceAnswer>,
+}
+
+/// The `event:` and `data:` of one server-sent event block.
+fn parse_event(block: &str) -> (Option<&str>, String) {
+    let mut event = None;
+    let mut data = String::new();
+    for line in block.lines() {
+        if let Some(e) = line.strip_prefix("event: ") {
+            event = Some(e);
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            data.push_str(d);
+        }
+    }
+    (event, data)
+}
+
 impl Device {
+    /// Listens on the real-time channel (`GET /messages/stream`) until `count` messages arrived
+    /// or the server ends it; `decide` says what the person answers to each (`None`: nothing,
+    /// the message is only received).
+    pub async fn listen(
+        &self,
+        count: usize,
+        mut decide: impl FnMut(&InboxMessage) -> Option<Answer>,
+    ) -> Result<Vec<Delivered>> {
+        use futures_util::StreamExt;
+        let url = self.url("/messages/stream");
+        let mut response = self
+            .client()
+            .get(&url)
+            .insert_header(("X-App-Version", self.state().app_version.as_str()))
+            .insert_header(("Accept", "text/event-stream"))
+            .timeout(std::time::Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .map_err(|e| DeviceError::Unreachable {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        if !response.status().is_success() {
+            let body = response.body().await.unwrap_or_default();
+            return Err(DeviceError::Protocol {
+                url,
+                detail: format!(
+                    "HTTP {}: {}",
+                    response.status(),
+                    String::from_utf8_lossy(&body)
+                ),
+            });
+        }
+        let mut buffer = String::new();
+        let mut delivered = Vec::new();
+        while delivered.len() < count {
+            let Some(chunk) = response.next().await else {
+                break;
+            };
+            let chunk = chunk.map_err(|e| DeviceError::Unreachable {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                match parse_event(&block) {
+                    (Some("message"), data) => {
+                        let message: InboxMessage =
+                            serde_json::from_str(&data).map_err(|e| DeviceError::Protocol {
+                                url: url.clone(),
+                                detail: format!("{e}: {data}"),
+                            })?;
+                        let answer = match decide(&message) {
+                            Some(answer) => Some(self.answer(&message.message_id, answer).await?),
+                            None => None,
+                        };
+                        delivered.push(Delivered { message, answer });
+                    }
+                    (Some("end"), _) => return Ok(delivered),
+                    _ => {}
+                }
+                if delivered.len() >= count {
+                    break;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
     /// Answers message `id` as the person would: a proof of delivery first when the phone has
     /// not acknowledged it yet, then (unless only `Received`) the signed decision. Returns the
     /// last answer of the server.

@@ -161,7 +161,11 @@ impl Device {
         write(&file, &json, false)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn client(&self) -> &awc::Client {
+        &self.client
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.state.device_api.trim_end_matches('/'))
     }
 

@@ -195,6 +195,37 @@ pub fn inbox(
         .collect())
 }
 
+/// The device's end user (for the real-time channel's wake-ups); NOT_FOUND once deactivated.
+pub fn device_owner(conn: &mut DbConnection, device_id: &str) -> Result<String> {
+    owner(conn, device_id)
+}
+
+/// What the real-time channel sends next: the open messages of the device's person not in
+/// `announced` yet. A `PENDING` recipient becomes `NOTIFIED` (a phone was told). NOT_FOUND once
+/// the device is deactivated, which ends the channel.
+pub fn announce(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    device_id: &str,
+    announced: &std::collections::HashSet<String>,
+) -> Result<Vec<DeviceMessage>> {
+    let user = owner(conn, device_id)?;
+    let fresh: Vec<DeviceMessage> = inbox(conn, clock, device_id)?
+        .into_iter()
+        .filter(|m| !announced.contains(&m.id))
+        .collect();
+    let mut out = Vec::with_capacity(fresh.len());
+    for mut m in fresh {
+        if m.status == RecipientStatus::Pending
+            && let Some(to) = crate::message::advance(conn, clock, &m.id, &user, Event::Notify)?
+        {
+            m.status = to;
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
 /// Message `id` for the device's person (NOT_FOUND when it is not theirs or has expired).
 pub fn fetch(
     conn: &mut DbConnection,

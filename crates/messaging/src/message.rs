@@ -132,6 +132,8 @@ pub struct Recipient {
     pub user_id: String,
     /// `status`.
     pub status: RecipientStatus,
+    /// The end user (to wake their phones' channels).
+    pub end_user_id: Option<String>,
 }
 
 /// A message as the application sees it.
@@ -267,7 +269,11 @@ pub fn send(
             expires_at,
             recipients: recipients
                 .into_iter()
-                .map(|(user_id, _, status)| Recipient { user_id, status })
+                .map(|(user_id, end_user, status)| Recipient {
+                    user_id,
+                    status,
+                    end_user_id: Some(end_user),
+                })
                 .collect(),
             secure_id: Some(secure_id.clone()),
             callback_url: message.callback_url.clone(),
@@ -310,10 +316,14 @@ fn own(conn: &mut DbConnection, sender: &Sender, id: &str) -> Result<(MessageKin
 }
 
 fn view(conn: &mut DbConnection, id: &str, kind: MessageKind, row: MessageRow) -> Result<Message> {
-    let recipients: Vec<(String, String)> = message_recipients::table
+    let recipients: Vec<(String, String, Option<String>)> = message_recipients::table
         .filter(message_recipients::message_id.eq(id))
         .order(message_recipients::position)
-        .select((message_recipients::alias, message_recipients::status))
+        .select((
+            message_recipients::alias,
+            message_recipients::status,
+            message_recipients::end_user_id,
+        ))
         .load(conn)?;
     Ok(Message {
         id: id.to_owned(),
@@ -321,9 +331,10 @@ fn view(conn: &mut DbConnection, id: &str, kind: MessageKind, row: MessageRow) -
         expires_at: row.1.and_utc(),
         recipients: recipients
             .into_iter()
-            .map(|(user_id, status)| Recipient {
+            .map(|(user_id, status, end_user_id)| Recipient {
                 user_id,
                 status: RecipientStatus::parse(&status).unwrap_or(RecipientStatus::Failed),
+                end_user_id,
             })
             .collect(),
         secure_id: row.4,

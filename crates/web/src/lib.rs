@@ -21,6 +21,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;
+pub mod wakeups;
 
 pub use error::ApiError;
 pub use state::AppState;

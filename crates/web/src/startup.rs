@@ -172,6 +172,7 @@ pub fn prepare(settings: Settings) -> Result<(AppState, Bootstrapped), StartErro
             clock: Arc::new(clock),
             settings: Arc::new(settings),
             master_key: Arc::new(master),
+            wakeups: crate::wakeups::Wakeups::default(),
         },
         booted,
     ))

@@ -18,6 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The master key that opens the platform CAs' sealed private keys.
     pub master_key: Arc<lanyard_pki::MasterKey>,
+    /// Wake-ups of the devices' real-time channels in this process.
+    pub wakeups: crate::wakeups::Wakeups,
 }
 
 impl AppState {

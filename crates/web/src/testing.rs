@@ -59,6 +59,7 @@ fn prepared(backend: Backend) -> Option<(TestDb, AppState)> {
         clock: Arc::new(clock),
         settings: Arc::new(settings),
         master_key: Arc::new(master),
+        wakeups: crate::wakeups::Wakeups::default(),
     };
     Some((db, state))
 }
