@@ -1278,3 +1278,149 @@ fn a_sheet_enrolls_lanyard_device_on_sqlite() {
 fn a_sheet_enrolls_lanyard_device_on_postgres() {
     a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(Backend::Postgres);
 }
+
+/// A message sent through one process's auth-api reaches a phone connected to another process's
+/// device-api, the two sharing only the database (and the data directory's master key).
+fn a_message_crosses_processes(backend: Backend) {
+    let Some(install) = Installation::new(backend) else {
+        return;
+    };
+    let running = install.up();
+    let admin = running.urls[0].clone();
+    let org = install.run(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--email",
+        "it@acme.example",
+    ]);
+    let token = install.run(&["api-token", "create", "--account", &org]);
+    let auth = format!("Authorization: Bearer {token}");
+    let oid = install.create_user(&admin, &auth, "pia", "Pia");
+    let (_, created) = install.curl(
+        "POST",
+        &format!("{admin}/rest/users/{oid}/enrollments"),
+        &["-H", &auth],
+    );
+    let link = created["deviceConfigUrl"]
+        .as_str()
+        .expect("link")
+        .to_owned();
+    let phone = install.dir.path().join("pia-phone");
+    device_cli(&phone, &["enroll", &link, "--ca-file", &install.ca()]).expect("enroll");
+
+    // A second device-api process on the same database.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut other = Command::new(Path::new(LANYARD).with_file_name("lanyard-device-api"))
+        .current_dir(install.dir.path())
+        .env_remove("LANYARD_CONFIG")
+        .env("LANYARD_DATABASE__URL", &install.database_url)
+        .env("LANYARD_DEVICE_API__BIND", format!("127.0.0.1:{port}"))
+        .env("LANYARD_LOG__FILTER", "warn")
+        .spawn()
+        .expect("lanyard-device-api");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second device-api did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The phone talks to the second process from now on (as behind a load balancer).
+    let state_file = phone.join("device.json");
+    let mut state: Value =
+        serde_json::from_slice(&std::fs::read(&state_file).expect("state")).expect("json");
+    state["deviceApi"] = json!(format!("https://127.0.0.1:{port}"));
+    std::fs::write(&state_file, serde_json::to_vec(&state).expect("json")).expect("write");
+    let listener = Command::new(lanyard_device())
+        .arg("--state")
+        .arg(&phone)
+        .args(["listen", "--count", "1", "--auto", "approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lanyard-device listen");
+
+    let (status, app) = install.curl(
+        "POST",
+        &format!("{admin}/rest/applications"),
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"name":"bank"}"#,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let app_pem = install.path("bank.pem");
+    install.run(&[
+        "access-key",
+        "create",
+        "--account",
+        &org,
+        "--name",
+        "bank",
+        "--kind",
+        "application",
+        "--application",
+        app["id"].as_str().expect("id"),
+        "--out",
+        &app_pem,
+    ]);
+    let frontend = format!("{}/frontend/messages", running.urls[1]);
+    let body = r#"{"recipients":["pia"],"subject":"Log in?","body":"b","availability":60,"type":"authorization","callbackUrl":null}"#;
+    let (status, sent) = install.curl_version(
+        "1",
+        "POST",
+        &frontend,
+        &[
+            "--cert",
+            &app_pem,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+        ],
+    );
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let id = sent["messageId"].as_str().expect("id").to_owned();
+    let out = listener.wait_with_output().expect("listener ends");
+    let _stopped = other.kill();
+    let _reaped = other.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let heard: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(heard["delivered"][0]["message"]["messageId"], id.as_str());
+    assert_eq!(heard["delivered"][0]["answer"]["status"], "APPROVED");
+    let (_, tracked) = install.curl_version(
+        "1",
+        "GET",
+        &format!("{frontend}/{id}"),
+        &["--cert", &app_pem],
+    );
+    assert_eq!(
+        tracked["recipients"],
+        json!([{"userId": "pia", "status": "APPROVED"}])
+    );
+    running.stop();
+}
+
+#[test]
+fn a_message_crosses_processes_on_postgres() {
+    a_message_crosses_processes(Backend::Postgres);
+}
+
+#[test]
+fn a_message_crosses_processes_on_sqlite() {
+    a_message_crosses_processes(Backend::Sqlite);
+}
