@@ -1219,7 +1219,35 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
         .spawn()
         .expect("lanyard-device listen");
     std::thread::sleep(std::time::Duration::from_millis(700));
-    let body = r#"{"recipients":["ivo"],"subject":"Pay 10 EUR?","body":"To the shop.","availability":120,"type":"esign","callbackUrl":null}"#;
+    // …with a callback receiver (Python's http.server) that writes down what it gets.
+    let callback_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let received = install.dir.path().join("callbacks.jsonl");
+    let receiver_script = r#"
+import http.server, json, sys
+out = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        out.write(json.dumps({"sig": self.headers.get("X-Lanyard-Signature"), "body": body.decode()}) + "\n")
+        out.flush()
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+    let mut receiver = Command::new("python3")
+        .args(["-c", receiver_script, &callback_port.to_string()])
+        .arg(&received)
+        .spawn()
+        .expect("python3");
+    let body = format!(
+        r#"{{"recipients":["ivo"],"subject":"Pay 10 EUR?","body":"To the shop.","availability":120,"type":"esign","callbackUrl":"http://127.0.0.1:{callback_port}/hook"}}"#
+    );
+    let body = body.as_str();
     let (status, sent) = install.curl_version(
         "1",
         "POST",
@@ -1254,6 +1282,52 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     assert_eq!(
         tracked["recipients"],
         json!([{"userId": "ivo", "status": "APPROVED"}])
+    );
+    // The callback of the approval arrived, signed with the application's secret.
+    let (_, secret) = install.curl(
+        "GET",
+        &format!(
+            "{admin}/rest/applications/{}/callbackSecret",
+            app["id"].as_str().expect("id")
+        ),
+        &["-H", &auth],
+    );
+    let secret = secret["secret"].as_str().expect("secret").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let approved_callback = loop {
+        let lines = std::fs::read_to_string(&received).unwrap_or_default();
+        if let Some(line) = lines.lines().find(|l| l.contains("APPROVED")) {
+            break serde_json::from_str::<Value>(line).expect("json line");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no APPROVED callback: {lines}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _stopped = receiver.kill();
+    let _reaped = receiver.wait();
+    let posted: Value =
+        serde_json::from_str(approved_callback["body"].as_str().expect("body")).expect("json");
+    assert_eq!(posted["messageId"], id.as_str());
+    assert_eq!(
+        posted["recipients"],
+        json!([{"userId": "ivo", "status": "APPROVED"}])
+    );
+    let header = approved_callback["sig"].as_str().expect("signature header");
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+        .expect("t=…,v1=…");
+    let mac = lanyard_pki::hmac_sha256(
+        secret.as_bytes(),
+        format!("{t}.{}", approved_callback["body"].as_str().expect("body")).as_bytes(),
+    )
+    .expect("hmac");
+    let expected: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        v1, expected,
+        "the callback is signed with the application's secret"
     );
 
     let push = device_cli(&phone, &["push", "--token", "fcm-token-1"]).expect("push");

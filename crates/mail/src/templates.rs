@@ -72,6 +72,13 @@ pub const BUILTIN: &[Builtin] = &[
         html: "<p>Hello {{ name }},</p><p>attached is your enrollment sheet for <b>{{ account_name }}</b>. Open it and scan its QR code with your organization's authenticator app.</p><p>It works once, until {{ expires }}.</p>",
     },
     Builtin {
+        name: "callback_failed",
+        description: "A message's callback could not be delivered after every retry (to the failed-callback address)",
+        subject: "A callback of {{ account_name }} failed",
+        text: "Hello,\n\nLanyard could not deliver the callback of message {{ code }} to {{ link }} after every retry.\nLast error: {{ by }}\n\nCheck that the address answers POST requests with a 2xx status.\n",
+        html: "<p>Hello,</p><p>Lanyard could not deliver the callback of message <code>{{ code }}</code> to {{ link }} after every retry.</p><p>Last error: {{ by }}</p><p>Check that the address answers POST requests with a 2xx status.</p>",
+    },
+    Builtin {
         name: "account_disabled",
         description: "An account was disabled by its parent",
         subject: "{{ account_name }} has been disabled",

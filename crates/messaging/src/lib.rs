@@ -1,7 +1,8 @@
 //! Messages of applications to people's phones (SPEC §5): sending with per-recipient statuses,
-//! the recipient state machine, tracking, cancellation and expiry. Delivery to phones,
-//! evidences, callbacks and the activity log build on these.
+//! the recipient state machine, tracking, cancellation and expiry; evidences; callbacks. The
+//! activity log builds on these.
 
+pub mod callback;
 mod error;
 pub mod evidence;
 pub mod message;

@@ -315,6 +315,12 @@ fn own(conn: &mut DbConnection, sender: &Sender, id: &str) -> Result<(MessageKin
     ))
 }
 
+/// Message `id` of `sender` as the application sees it (no expiry applied).
+pub(crate) fn own_view(conn: &mut DbConnection, sender: &Sender, id: &str) -> Result<Message> {
+    let (kind, row) = own(conn, sender, id)?;
+    view(conn, id, kind, row)
+}
+
 fn view(conn: &mut DbConnection, id: &str, kind: MessageKind, row: MessageRow) -> Result<Message> {
     let recipients: Vec<(String, String, Option<String>)> = message_recipients::table
         .filter(message_recipients::message_id.eq(id))
@@ -401,13 +407,17 @@ fn complete_if_final(
 /// the state machine. Idempotent: a second run (or another instance) changes nothing.
 fn expire_one(
     conn: &mut DbConnection,
-    now: DateTime<Utc>,
+    clock: &dyn Clock,
     id: &str,
     kind: MessageKind,
 ) -> Result<usize> {
+    let now = clock.now();
     write_transaction(conn, |conn| {
         let changed = apply_to_all(conn, now, id, kind, Event::Expire)?;
         complete_if_final(conn, now, id, kind)?;
+        if changed > 0 {
+            crate::callback::enqueue(conn, clock, id)?;
+        }
         Ok(changed)
     })
 }
@@ -423,7 +433,7 @@ pub fn track(
     let (kind, row) = own(conn, sender, id)?;
     let now = clock.now();
     if row.2.is_none() && now >= row.1.and_utc() {
-        expire_one(conn, now, id, kind)?;
+        expire_one(conn, clock, id, kind)?;
     }
     view(conn, id, kind, row)
 }
@@ -439,11 +449,14 @@ pub fn cancel(
     let (kind, row) = own(conn, sender, id)?;
     let now = clock.now();
     if row.2.is_none() && now >= row.1.and_utc() {
-        expire_one(conn, now, id, kind)?;
+        expire_one(conn, clock, id, kind)?;
     }
     let cancelled = write_transaction(conn, |conn| {
         let changed = apply_to_all(conn, now, id, kind, Event::Cancel)?;
         complete_if_final(conn, now, id, kind)?;
+        if changed > 0 {
+            crate::callback::enqueue(conn, clock, id)?;
+        }
         Ok::<_, MessagingError>(changed)
     })?;
     if cancelled == 0 {
@@ -473,7 +486,7 @@ pub fn advance(
         let kind = MessageKind::parse(&kind).unwrap_or(MessageKind::Message);
         if event != Event::Expire && now >= expires.and_utc() {
             // Too late: the message expires instead.
-            expire_one(conn, now, id, kind)?;
+            expire_one(conn, clock, id, kind)?;
             return Ok(None);
         }
         for (from, to) in sources(kind, event) {
@@ -490,6 +503,7 @@ pub fn advance(
             .execute(conn)?;
             if changed > 0 {
                 complete_if_final(conn, now, id, kind)?;
+                crate::callback::enqueue(conn, clock, id)?;
                 return Ok(Some(to));
             }
         }
@@ -511,7 +525,7 @@ pub fn expire_due(conn: &mut DbConnection, clock: &dyn Clock, limit: i64) -> Res
     let count = due.len();
     for (id, kind) in due {
         let kind = MessageKind::parse(&kind).unwrap_or(MessageKind::Message);
-        expire_one(conn, now, &id, kind)?;
+        expire_one(conn, clock, &id, kind)?;
     }
     Ok(count)
 }

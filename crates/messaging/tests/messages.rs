@@ -368,7 +368,92 @@ fn a_decision_racing_a_cancellation_ends_once(db: &TestDb) {
     }
 }
 
+/// Callbacks: every status change is enqueued in its transaction; racing senders never take one
+/// twice; failures back off and, after the last attempt, the failed-callback address is told.
+fn callbacks_are_enqueued_retried_and_given_up_with_an_email(db: &TestDb) {
+    use lanyard_messaging::callback;
+    let w = world(db);
+    let ann = w.person(db, "ann", true);
+    lanyard_identity::organization::update_more(
+        &mut db.conn(),
+        &w.clock,
+        &w.actor,
+        &w.org,
+        &lanyard_identity::organization::MoreSettings::parse("ops@acme.example", "", "", "")
+            .expect("valid"),
+    )
+    .expect("settings");
+    let new = NewMessage::parse(
+        vec!["ann".into()],
+        Some("s"),
+        Some("b"),
+        60,
+        "authorization",
+        Some("https://hooks.acme.example/lanyard"),
+    )
+    .expect("valid");
+    let sent = message::send(&mut db.conn(), &w.clock, &w.sender, &new).expect("send");
+    let master = lanyard_pki::MasterKey::generate().expect("key");
+    // Sending is no status change; the download and the approval are.
+    assert!(
+        callback::claim(&mut db.conn(), &w.clock, &master, 10)
+            .expect("claim")
+            .is_empty()
+    );
+    message::advance(&mut db.conn(), &w.clock, &sent.id, &ann, Event::Download).expect("dl");
+    message::advance(&mut db.conn(), &w.clock, &sent.id, &ann, Event::Approve).expect("ok");
+    let mut due = callback::claim(&mut db.conn(), &w.clock, &master, 10).expect("claim");
+    assert_eq!(due.len(), 2);
+    // Same instant under the test clock: order them by what they say.
+    due.sort_by_key(|d| d.payload.contains("APPROVED"));
+    assert!(due[0].payload.contains("DOWNLOADED"), "{}", due[0].payload);
+    assert!(due[1].payload.contains("APPROVED"), "{}", due[1].payload);
+    assert!(due[0].signature.starts_with("t="));
+    // Leased: another sender gets nothing.
+    assert!(
+        callback::claim(&mut db.conn(), &w.clock, &master, 10)
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        callback::record(&mut db.conn(), &w.clock, "lanyard.test", &due[0], Ok(())).expect("rec"),
+        "sent"
+    );
+    let mut item = due[1].clone();
+    for attempt in 1..=callback::MAX_ATTEMPTS {
+        let status = callback::record(
+            &mut db.conn(),
+            &w.clock,
+            "lanyard.test",
+            &item,
+            Err("HTTP 503".into()),
+        )
+        .expect("record");
+        if attempt < callback::MAX_ATTEMPTS {
+            assert_eq!(status, "pending");
+            // Not due before the backoff has passed.
+            assert!(
+                callback::claim(&mut db.conn(), &w.clock, &master, 10)
+                    .expect("claim")
+                    .is_empty()
+            );
+            w.clock.advance(TimeDelta::minutes(16));
+            item = callback::claim(&mut db.conn(), &w.clock, &master, 10)
+                .expect("claim")
+                .pop()
+                .expect("due again");
+        } else {
+            assert_eq!(status, "failed");
+        }
+    }
+    let mails = lanyard_mail::recent_to(&mut db.conn(), "ops@acme.example", 5).expect("mails");
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].template, "callback_failed");
+    assert!(mails[0].text.contains(&sent.id), "{}", mails[0].text);
+}
+
 both_backends!(
+    callbacks_are_enqueued_retried_and_given_up_with_an_email,
     each_recipient_gets_its_status_and_refusals_name_the_reason,
     expiry_follows_the_state_machine,
     cancel_and_tenancy,

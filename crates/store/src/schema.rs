@@ -282,6 +282,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Callbacks waiting to be POSTed.
+    callback_outbox (id) {
+        /// Internal id.
+        id -> Text,
+        /// The message.
+        message_id -> Text,
+        /// Its account.
+        account_id -> Text,
+        /// Its application (the signing secret's).
+        application_id -> Nullable<Text>,
+        /// Where to POST.
+        url -> Text,
+        /// The message object (JSON).
+        payload -> Text,
+        /// `pending`, `sent` or `failed`.
+        status -> Text,
+        /// Attempts so far.
+        attempts -> Integer,
+        /// Earliest next attempt.
+        next_attempt_at -> Timestamp,
+        /// Token of the sender holding the lease.
+        lease_token -> Nullable<Text>,
+        /// End of the lease.
+        leased_until -> Nullable<Timestamp>,
+        /// Error of the last attempt.
+        last_error -> Nullable<Text>,
+        /// Enqueued at.
+        created_at -> Timestamp,
+        /// Delivered at.
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     /// Plans (PricingData).
     plans (id) {
         /// Internal id.
@@ -844,6 +878,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_recipients,
     evidences,
+    callback_outbox,
     mobile_app_settings,
     plans,
     account_settings,

@@ -15,7 +15,7 @@ const EXPIRY_BATCH: i64 = 500;
 
 /// Starts the upkeep loops on the current actix runtime.
 pub fn spawn(state: AppState) {
-    spawn_expiry(state.clone());
+    spawn_messaging(state.clone());
     actix_web::rt::spawn(async move {
         let mut ticks = actix_web::rt::time::interval(INTERVAL);
         loop {
@@ -41,8 +41,14 @@ pub fn spawn(state: AppState) {
     });
 }
 
-/// Starts only the message expiry loop (auth-api runs it too, beside admin-api).
-pub fn spawn_expiry(state: AppState) {
+/// Starts the messaging loops only — expiry and callbacks (auth-api runs them too, beside
+/// admin-api).
+pub fn spawn_messaging(state: AppState) {
+    crate::callback_sender::spawn(state.clone());
+    spawn_expiry(state);
+}
+
+fn spawn_expiry(state: AppState) {
     actix_web::rt::spawn(async move {
         let mut ticks = actix_web::rt::time::interval(EXPIRY_INTERVAL);
         loop {

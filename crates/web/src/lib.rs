@@ -6,6 +6,7 @@
 
 pub mod api_version;
 pub mod auth;
+pub mod callback_sender;
 pub mod config;
 pub mod crl;
 pub mod error;

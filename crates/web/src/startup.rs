@@ -350,7 +350,7 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
             crate::housekeeping::spawn(state.clone());
         }
         if service == Service::Auth {
-            crate::housekeeping::spawn_expiry(state.clone());
+            crate::housekeeping::spawn_messaging(state.clone());
         }
         let tls = {
             let (state, listener) = (

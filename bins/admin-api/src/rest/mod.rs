@@ -104,6 +104,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(applications::get::handle),
             )
             .route(
+                "/applications/{id}/callbackSecret",
+                web::get().to(applications::callback_secret::handle),
+            )
+            .route(
                 "/applications/{id}",
                 web::put().to(applications::update::handle),
             )

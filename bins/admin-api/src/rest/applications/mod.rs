@@ -1,5 +1,6 @@
 //! Applications (PassBy[ME] management API §6, ApplicationData §10.4).
 
+pub(crate) mod callback_secret;
 pub(crate) mod create;
 pub(crate) mod delete;
 pub(crate) mod get;
