@@ -1330,6 +1330,82 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         "the callback is signed with the application's secret"
     );
 
+    // The evidences, downloaded through the management API, verify with OpenSSL against the
+    // platform CA; a changed byte does not.
+    let (status, listed) = install.curl(
+        "GET",
+        &format!("{admin}/rest/messages/{id}/evidences"),
+        &["-H", &auth],
+    );
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let kinds: Vec<(String, String)> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default().to_owned(),
+                e["decision"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("PROOF_OF_DELIVERY".to_owned(), "DOWNLOADED".to_owned()),
+            ("SIGNED_TRANSACTION".to_owned(), "APPROVED".to_owned())
+        ]
+    );
+    let evidence_id = listed["data"][1]["evidenceId"].as_str().expect("id");
+    let der = install.dir.path().join("evidence.p7m");
+    let fetched = Command::new("curl")
+        .args(["-sS", "--fail", "--cacert", &install.ca(), "-H", &auth])
+        .args(["-H", "X-PBM-API-VERSION: 2", "-o"])
+        .arg(&der)
+        .arg(format!(
+            "{admin}/download/messages/{id}/evidences/{evidence_id}"
+        ))
+        .output()
+        .expect("curl");
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let verify = |file: &Path| {
+        Command::new("openssl")
+            .args([
+                "cms",
+                "-verify",
+                "-inform",
+                "DER",
+                "-binary",
+                "-out",
+                "/dev/null",
+                "-CAfile",
+                &install.ca(),
+                "-in",
+            ])
+            .arg(file)
+            .output()
+            .expect("openssl")
+            .status
+            .success()
+    };
+    assert!(verify(&der), "openssl cms -verify accepts the evidence");
+    let mut bytes = std::fs::read(&der).expect("evidence");
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"APPROVED")
+        .expect("statement inside");
+    bytes[at] = b'X';
+    let tampered = install.dir.path().join("tampered.p7m");
+    std::fs::write(&tampered, bytes).expect("write");
+    assert!(
+        !verify(&tampered),
+        "a changed byte fails verification offline"
+    );
+
     let push = device_cli(&phone, &["push", "--token", "fcm-token-1"]).expect("push");
     assert_eq!(push["pushRegistration"], "fcm-token-1");
     let bad = device_cli(&phone, &["push", "--token", &"x".repeat(5000)]).expect_err("too long");

@@ -479,6 +479,48 @@ pub fn list(conn: &mut DbConnection, sender: &Sender, id: &str) -> Result<Vec<Ev
     if owned == 0 {
         return Err(MessagingError::NotFound(id.to_owned()));
     }
+    listed(conn, id)
+}
+
+/// The evidences of message `id` of `account`, for an administrator who may see messages.
+pub fn list_in_account(
+    conn: &mut DbConnection,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    id: &str,
+) -> Result<Vec<EvidenceInfo>> {
+    use lanyard_identity::rights::{Area, Verb, authorize};
+    authorize(conn, actor, Area::Messages, Verb::View, account)?;
+    let owned: i64 = messages::table
+        .filter(messages::id.eq(id))
+        .filter(messages::account_id.eq(account.as_str()))
+        .count()
+        .get_result(conn)?;
+    if owned == 0 {
+        return Err(MessagingError::NotFound(id.to_owned()));
+    }
+    listed(conn, id)
+}
+
+/// The server's counter-signed evidence `evidence` of message `id` of `account` (DER).
+pub fn download_in_account(
+    conn: &mut DbConnection,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    id: &str,
+    evidence: &str,
+) -> Result<Vec<u8>> {
+    list_in_account(conn, actor, account, id)?;
+    evidences::table
+        .filter(evidences::id.eq(evidence))
+        .filter(evidences::message_id.eq(id))
+        .select(evidences::server_cms)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| MessagingError::NotFound(evidence.to_owned()))
+}
+
+fn listed(conn: &mut DbConnection, id: &str) -> Result<Vec<EvidenceInfo>> {
     let rows: Vec<(String, String, String, String, NaiveDateTime)> = evidences::table
         .inner_join(
             message_recipients::table.on(message_recipients::message_id

@@ -15,6 +15,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/report.csv", web::get().to(users_report::handle))
             .route("/devices/report.csv", web::get().to(devices_report::handle))
             .route(
+                "/messages/{id}/evidences/{evidence}",
+                web::get().to(crate::rest::messages::download),
+            )
+            .route(
                 "/users/{oid}/enrollments/{id}/pdf",
                 web::get().to(enrollments::pdf_of_user),
             )

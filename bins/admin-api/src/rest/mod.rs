@@ -7,6 +7,7 @@ mod devices;
 pub(crate) mod enrollments;
 mod invitations;
 mod login_names;
+pub(crate) mod messages;
 mod organization;
 pub(crate) mod users;
 
@@ -58,6 +59,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 "/administrators/{user_id}/enrollments/{id}/pdfviaemail",
                 web::post().to(enrollments::handlers::email_to_administrator),
             )
+            .route("/messages/{id}/evidences", web::get().to(messages::list))
             .route("/devices", web::get().to(devices::all))
             .route(
                 "/devices/deactivations",
