@@ -1443,8 +1443,132 @@ async fn devices_report_and_code_resend(app: TestApp) {
     );
 }
 
+async fn the_activity_log_pages_searches_and_orders(app: TestApp) {
+    use lanyard_messaging::message::{self, NewMessage, Sender};
+    use lanyard_messaging::status::Event;
+    let a = app.org("A");
+    let b = app.org("B");
+    let (ta, tb) = (Some(a.token.as_str()), Some(b.token.as_str()));
+    for alias in ["u1", "u2"] {
+        let user = create_user(&app, &a.token, alias).await;
+        enrolled_device(&app, &a, user["oid"].as_str().expect("oid"));
+    }
+    let actor = lanyard_identity::rights::Actor::api_token(a.id.clone(), "t");
+    let clock = lanyard_core::SystemClock;
+    let bank =
+        lanyard_identity::application::create(&mut app.db.conn(), &clock, &actor, &a.id, "bank")
+            .expect("app");
+    let sender = Sender {
+        account: a.id.clone(),
+        application_id: bank.id.clone(),
+    };
+    let user_id = |alias: &str| {
+        lanyard_identity::end_user::find_by_alias(&mut app.db.conn(), &a.id, alias)
+            .expect("find")
+            .expect("user")
+            .id
+            .as_str()
+            .to_owned()
+    };
+    let send = |to: &str, kind: &str| {
+        let new = NewMessage::parse(vec![to.into()], Some("s"), Some("b"), 300, kind, None)
+            .expect("valid");
+        message::send(&mut app.db.conn(), &clock, &sender, &new).expect("send")
+    };
+    let decide = |id: &str, alias: &str, event| {
+        let user = user_id(alias);
+        message::advance(&mut app.db.conn(), &clock, id, &user, Event::Download).expect("dl");
+        message::advance(&mut app.db.conn(), &clock, id, &user, event).expect("decide");
+    };
+    let m1 = send("u1", "authorization");
+    decide(&m1.id, "u1", Event::Approve);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let m2 = send("u2", "authorization");
+    decide(&m2.id, "u2", Event::Deny);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    send("u1", "authorization");
+    send("u1", "message"); // not an authentication: not in the log
+
+    let get = |query: &str| {
+        let path = format!("/rest/activity{query}");
+        let app = &app;
+        async move { app.call(Method::GET, &path, ta, None).await }
+    };
+    let (status, all) = get("").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(
+        (all["recordsTotal"].clone(), all["recordsFiltered"].clone()),
+        (json!(3), json!(3))
+    );
+    let progress: Vec<&str> = all["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| d["progress"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(progress, ["PENDING", "DENIED", "APPROVED"], "newest first");
+    let first = &all["data"][0];
+    assert_eq!(first["userId"], "u1");
+    assert_eq!(first["applicationId"], bank.id.as_str());
+    assert_eq!(first["applicationName"], "bank");
+    assert!(
+        first.get("endedAt").is_none(),
+        "a pending entry has not ended: {first}"
+    );
+    assert!(
+        all["data"][1]["endedAt"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('Z'))
+    );
+    assert!(all["data"][1]["validTo"].is_string() && all["data"][1]["startedAt"].is_string());
+
+    let (_, found) = get("?search%5Bvalue%5D=U2").await;
+    assert_eq!(
+        (
+            found["recordsTotal"].clone(),
+            found["recordsFiltered"].clone()
+        ),
+        (json!(3), json!(1))
+    );
+    assert_eq!(found["data"][0]["userId"], "u2");
+    let (_, found) = get("?search%5Bvalue%5D=approved").await;
+    assert_eq!(found["data"][0]["progress"], "APPROVED");
+    assert_eq!(found["recordsFiltered"], 1);
+    let (_, found) = get("?search%5Bvalue%5D=bank").await;
+    assert_eq!(found["recordsFiltered"], 3);
+
+    // The seed's example 2: ordered by startedAt ascending, then progress descending.
+    let (_, ordered) = get("?columns%5B0%5D%5Bdata%5D=userId&columns%5B1%5D%5Bdata%5D=startedAt&columns%5B5%5D%5Bdata%5D=progress&order%5B0%5D%5Bcolumn%5D=1&order%5B0%5D%5Bdir%5D=asc&order%5B1%5D%5Bcolumn%5D=5&order%5B1%5D%5Bdir%5D=desc").await;
+    assert_eq!(ordered["data"][0]["progress"], "APPROVED", "{ordered}");
+    let (_, ordered) = get("?order%5B0%5D%5BcolumnName%5D=userId&order%5B0%5D%5Bdir%5D=desc").await;
+    assert_eq!(ordered["data"][0]["userId"], "u2");
+    let (_, paged) = get("?start=1&length=1").await;
+    assert_eq!(paged["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(paged["data"][0]["progress"], "DENIED");
+    for (query, field) in [
+        (
+            "?order%5B0%5D%5BcolumnName%5D=userId&order%5B0%5D%5Bdir%5D=up",
+            "order[0][dir]",
+        ),
+        ("?order%5B0%5D%5BcolumnName%5D=colour", "order[0]"),
+        ("?order%5B0%5D%5Bcolumn%5D=4", "order[0][column]"),
+        ("?length=0", "length"),
+    ] {
+        let bad = get(query).await;
+        assert_error(&bad, "MALFORMED_INPUT");
+        assert!(
+            bad.1["message"].as_str().is_some_and(|m| m.contains(field)),
+            "{bad:?}"
+        );
+    }
+    // Another organization sees nothing of it.
+    let (_, other) = app.call(Method::GET, "/rest/activity", tb, None).await;
+    assert_eq!(other["recordsTotal"], 0);
+}
+
 http_tests!(
     lanyard_admin_api::configure;
+    the_activity_log_pages_searches_and_orders,
     devices_report_and_code_resend,
     enrollments_of_users_and_administrators,
     enrollment_sheets_download_and_e_mail,

@@ -2,6 +2,7 @@
 //! the recipient state machine, tracking, cancellation and expiry; evidences; callbacks. The
 //! activity log builds on these.
 
+pub mod activity;
 pub mod callback;
 mod error;
 pub mod evidence;

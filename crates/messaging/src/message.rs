@@ -260,6 +260,9 @@ pub fn send(
                     message_recipients::end_user_id.eq(user),
                     message_recipients::status.eq(status.as_str()),
                     message_recipients::updated_at.eq(naive(now)),
+                    message_recipients::progress.eq(status.progress()),
+                    message_recipients::ended_at
+                        .eq(status.is_final(message.kind).then(|| naive(now))),
                 ))
                 .execute(conn)?;
         }
@@ -367,6 +370,8 @@ fn apply_to_all(
         .set((
             message_recipients::status.eq(to.as_str()),
             message_recipients::updated_at.eq(naive(now)),
+            message_recipients::progress.eq(to.progress()),
+            message_recipients::ended_at.eq(to.is_final(kind).then(|| naive(now))),
         ))
         .execute(conn)?;
     }
@@ -499,6 +504,8 @@ pub fn advance(
             .set((
                 message_recipients::status.eq(to.as_str()),
                 message_recipients::updated_at.eq(naive(now)),
+                message_recipients::progress.eq(to.progress()),
+                message_recipients::ended_at.eq(to.is_final(kind).then(|| naive(now))),
             ))
             .execute(conn)?;
             if changed > 0 {

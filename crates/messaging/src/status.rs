@@ -115,6 +115,17 @@ impl RecipientStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
+    /// The activity log's `progress` (API §9 has four): a decision, still open (`PENDING`), or
+    /// ended without one (`TIMEOUT`: expired, cancelled, failed, unreachable).
+    pub const fn progress(self) -> &'static str {
+        match self {
+            Self::Approved => "APPROVED",
+            Self::Denied => "DENIED",
+            Self::Pending | Self::Notified | Self::Downloaded | Self::Seen => "PENDING",
+            _ => "TIMEOUT",
+        }
+    }
+
     /// Whether the status can still change for a message of `kind`. `SEEN` is final for a
     /// general message and not for one that waits for a decision.
     pub fn is_final(self, kind: MessageKind) -> bool {

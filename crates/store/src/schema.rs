@@ -254,6 +254,10 @@ diesel::table! {
         status -> Text,
         /// Last change.
         updated_at -> Timestamp,
+        /// Activity-log progress: PENDING, APPROVED, DENIED or TIMEOUT.
+        progress -> Text,
+        /// When the status became final.
+        ended_at -> Nullable<Timestamp>,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The PassBy[ME]-compatible management API under `/rest`.
 
 mod access_keys;
+mod activity;
 mod administrators;
 mod applications;
 mod devices;
@@ -60,6 +61,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(enrollments::handlers::email_to_administrator),
             )
             .route("/messages/{id}/evidences", web::get().to(messages::list))
+            .route("/activity", web::get().to(activity::handle))
             .route("/devices", web::get().to(devices::all))
             .route(
                 "/devices/deactivations",

@@ -1,0 +1,2 @@
+ALTER TABLE message_recipients DROP COLUMN ended_at;
+ALTER TABLE message_recipients DROP COLUMN progress;
