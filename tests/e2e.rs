@@ -149,6 +149,42 @@ impl Installation {
         self.dir.path().join("data/ca.pem").display().to_string()
     }
 
+    /// A new application `name` (through /rest) and an application key's PEM bundle for it
+    /// (through the CLI): the application id and the PEM's path.
+    fn application_key(&self, admin: &str, auth: &str, org: &str, name: &str) -> (String, String) {
+        let body = json!({ "name": name }).to_string();
+        let (status, app) = self.curl(
+            "POST",
+            &format!("{admin}/rest/applications"),
+            &[
+                "-H",
+                auth,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+            ],
+        );
+        assert_eq!(status, StatusCode::OK, "{app}");
+        let id = app["id"].as_str().expect("id").to_owned();
+        let pem = self.path(&format!("{name}.pem"));
+        self.run(&[
+            "access-key",
+            "create",
+            "--account",
+            org,
+            "--name",
+            name,
+            "--kind",
+            "application",
+            "--application",
+            &id,
+            "--out",
+            &pem,
+        ]);
+        (id, pem)
+    }
+
     /// Creates end user `alias` (e-mail `<alias>@acme.example`) through /rest; its OID.
     fn create_user(&self, admin: &str, auth: &str, alias: &str, full_name: &str) -> String {
         let body = json!({"userId": alias, "email": format!("{alias}@acme.example"), "fullName": full_name})
@@ -1140,34 +1176,7 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
 
     // An application sends Ivo an authorization over mutual TLS; the phone sees it, approves it
     // with signed evidences, and the application's track says APPROVED.
-    let (status, app) = install.curl(
-        "POST",
-        &format!("{admin}/rest/applications"),
-        &[
-            "-H",
-            &auth,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"name":"bank"}"#,
-        ],
-    );
-    assert_eq!(status, StatusCode::OK, "{app}");
-    let app_pem = install.path("bank.pem");
-    install.run(&[
-        "access-key",
-        "create",
-        "--account",
-        &org,
-        "--name",
-        "bank",
-        "--kind",
-        "application",
-        "--application",
-        app["id"].as_str().expect("id"),
-        "--out",
-        &app_pem,
-    ]);
+    let (app_id, app_pem) = install.application_key(&admin, &auth, &org, "bank");
     let frontend = format!("{}/frontend/messages", running.urls[1]);
     let body = r#"{"recipients":["ivo"],"subject":"Log in?","body":"Approve the login to the bank.","availability":120,"type":"authorization","callbackUrl":null}"#;
     let (status, sent) = install.curl_version(
@@ -1286,10 +1295,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     // The callback of the approval arrived, signed with the application's secret.
     let (_, secret) = install.curl(
         "GET",
-        &format!(
-            "{admin}/rest/applications/{}/callbackSecret",
-            app["id"].as_str().expect("id")
-        ),
+        &format!("{admin}/rest/applications/{app_id}/callbackSecret"),
         &["-H", &auth],
     );
     let secret = secret["secret"].as_str().expect("secret").to_owned();
@@ -1496,34 +1502,7 @@ fn a_message_crosses_processes(backend: Backend) {
         .spawn()
         .expect("lanyard-device listen");
 
-    let (status, app) = install.curl(
-        "POST",
-        &format!("{admin}/rest/applications"),
-        &[
-            "-H",
-            &auth,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"name":"bank"}"#,
-        ],
-    );
-    assert_eq!(status, StatusCode::OK, "{app}");
-    let app_pem = install.path("bank.pem");
-    install.run(&[
-        "access-key",
-        "create",
-        "--account",
-        &org,
-        "--name",
-        "bank",
-        "--kind",
-        "application",
-        "--application",
-        app["id"].as_str().expect("id"),
-        "--out",
-        &app_pem,
-    ]);
+    let (_, app_pem) = install.application_key(&admin, &auth, &org, "bank");
     let frontend = format!("{}/frontend/messages", running.urls[1]);
     let body = r#"{"recipients":["pia"],"subject":"Log in?","body":"b","availability":60,"type":"authorization","callbackUrl":null}"#;
     let (status, sent) = install.curl_version(
