@@ -185,6 +185,26 @@ impl Installation {
         (id, pem)
     }
 
+    /// `POST /frontend/messages` with `body` as the application of `pem` (mutual TLS); the
+    /// message object, after checking the answer is 200.
+    fn send_message(&self, frontend: &str, pem: &str, body: &str) -> Value {
+        let (status, sent) = self.curl_version(
+            "1",
+            "POST",
+            frontend,
+            &[
+                "--cert",
+                pem,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+            ],
+        );
+        assert_eq!(status, StatusCode::OK, "{sent}");
+        sent
+    }
+
     /// Creates end user `alias` (e-mail `<alias>@acme.example`) through /rest; its OID.
     fn create_user(&self, admin: &str, auth: &str, alias: &str, full_name: &str) -> String {
         let body = json!({"userId": alias, "email": format!("{alias}@acme.example"), "fullName": full_name})
@@ -890,6 +910,18 @@ fn device_cli(state: &Path, args: &[&str]) -> Result<Value, String> {
     }
 }
 
+/// `lanyard-device listen` for one message, approving it; its output tells what happened.
+fn listen_and_approve(state: &Path) -> Child {
+    Command::new(lanyard_device())
+        .arg("--state")
+        .arg(state)
+        .args(["listen", "--count", "1", "--auto", "approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lanyard-device listen")
+}
+
 /// A real SMTP server (Python's aiosmtpd) on loopback, writing what it receives to a maildir.
 struct SmtpServer {
     child: Child,
@@ -1179,20 +1211,7 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     let (app_id, app_pem) = install.application_key(&admin, &auth, &org, "bank");
     let frontend = format!("{}/frontend/messages", running.urls[1]);
     let body = r#"{"recipients":["ivo"],"subject":"Log in?","body":"Approve the login to the bank.","availability":120,"type":"authorization","callbackUrl":null}"#;
-    let (status, sent) = install.curl_version(
-        "1",
-        "POST",
-        &frontend,
-        &[
-            "--cert",
-            &app_pem,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            body,
-        ],
-    );
-    assert_eq!(status, StatusCode::OK, "{sent}");
+    let sent = install.send_message(&frontend, &app_pem, body);
     assert_eq!(
         sent["recipients"],
         json!([{"userId": "ivo", "status": "PENDING"}])
@@ -1219,14 +1238,7 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
 
     // The real-time channel: the phone listens first; a message sent afterwards reaches it and
     // is approved automatically.
-    let listener = Command::new(lanyard_device())
-        .arg("--state")
-        .arg(&phone)
-        .args(["listen", "--count", "1", "--auto", "approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lanyard-device listen");
+    let listener = listen_and_approve(&phone);
     std::thread::sleep(std::time::Duration::from_millis(700));
     // …with a callback receiver (Python's http.server) that writes down what it gets.
     let callback_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1257,20 +1269,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         r#"{{"recipients":["ivo"],"subject":"Pay 10 EUR?","body":"To the shop.","availability":120,"type":"esign","callbackUrl":"http://127.0.0.1:{callback_port}/hook"}}"#
     );
     let body = body.as_str();
-    let (status, sent) = install.curl_version(
-        "1",
-        "POST",
-        &frontend,
-        &[
-            "--cert",
-            &app_pem,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            body,
-        ],
-    );
-    assert_eq!(status, StatusCode::OK, "{sent}");
+    let sent = install.send_message(&frontend, &app_pem, body);
     let id = sent["messageId"].as_str().expect("messageId").to_owned();
     let out = listener.wait_with_output().expect("listener ends");
     assert!(
@@ -1493,32 +1492,12 @@ fn a_message_crosses_processes(backend: Backend) {
         serde_json::from_slice(&std::fs::read(&state_file).expect("state")).expect("json");
     state["deviceApi"] = json!(format!("https://127.0.0.1:{port}"));
     std::fs::write(&state_file, serde_json::to_vec(&state).expect("json")).expect("write");
-    let listener = Command::new(lanyard_device())
-        .arg("--state")
-        .arg(&phone)
-        .args(["listen", "--count", "1", "--auto", "approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lanyard-device listen");
+    let listener = listen_and_approve(&phone);
 
     let (_, app_pem) = install.application_key(&admin, &auth, &org, "bank");
     let frontend = format!("{}/frontend/messages", running.urls[1]);
     let body = r#"{"recipients":["pia"],"subject":"Log in?","body":"b","availability":60,"type":"authorization","callbackUrl":null}"#;
-    let (status, sent) = install.curl_version(
-        "1",
-        "POST",
-        &frontend,
-        &[
-            "--cert",
-            &app_pem,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            body,
-        ],
-    );
-    assert_eq!(status, StatusCode::OK, "{sent}");
+    let sent = install.send_message(&frontend, &app_pem, body);
     let id = sent["messageId"].as_str().expect("id").to_owned();
     let out = listener.wait_with_output().expect("listener ends");
     let _stopped = other.kill();

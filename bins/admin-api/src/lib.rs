@@ -6,6 +6,7 @@
 
 mod console;
 mod download;
+mod reach;
 mod rest;
 
 use actix_web::web;

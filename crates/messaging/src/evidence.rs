@@ -209,9 +209,11 @@ pub fn announce(
     device_id: &str,
     announced: &std::collections::HashSet<String>,
 ) -> Result<Vec<DeviceMessage>> {
+    // Polled twice a second per connected phone: one owner lookup, one inbox query.
     let user = owner(conn, device_id)?;
-    let fresh: Vec<DeviceMessage> = inbox(conn, clock, device_id)?
+    let fresh: Vec<DeviceMessage> = rows(conn, &user, None, Some(clock.now().naive_utc()))?
         .into_iter()
+        .map(shown)
         .filter(|m| !announced.contains(&m.id))
         .collect();
     let mut out = Vec::with_capacity(fresh.len());

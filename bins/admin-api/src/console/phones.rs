@@ -5,64 +5,24 @@
 
 use super::auth::Console;
 use super::{ConsoleError, Templates, form_call};
+pub(crate) use crate::reach::{OwnedHolder, Reach};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use lanyard_core::Clock;
 use lanyard_core::id::AccountId;
 use lanyard_enrollment::device::{self, DeviceInfo};
-use lanyard_enrollment::enrollment::{self, Enrollment, EnrollmentState, Holder, Links};
+use lanyard_enrollment::enrollment::{self, Enrollment, EnrollmentState, Holder};
 use lanyard_enrollment::mobile_app::{self, MobileApp};
 use lanyard_enrollment::{EnrollmentError, qr};
 use lanyard_identity::IdentityError;
 use lanyard_identity::rights::{Actor, Area, Verb};
-use lanyard_pki::MasterKey;
 use lanyard_store::DbConnection;
 use lanyard_web::AppState;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 fn day(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// Where the console's phone actions reach: the services' URLs and the master key.
-#[derive(Clone)]
-pub(crate) struct Reach {
-    device_api: String,
-    crl_base: String,
-    mail_domain: String,
-    master: Arc<MasterKey>,
-}
-
-impl Reach {
-    pub(crate) fn of(state: &AppState) -> Self {
-        Self {
-            device_api: state.settings.device_api.url(),
-            crl_base: state.crl_base(),
-            mail_domain: state.settings.mail_domain(),
-            master: state.master_key.clone(),
-        }
-    }
-
-    pub(crate) fn links(&self) -> Links<'_> {
-        Links {
-            device_api: &self.device_api,
-            master: &self.master,
-        }
-    }
-
-    pub(crate) fn master(&self) -> Arc<MasterKey> {
-        self.master.clone()
-    }
-
-    fn service(&self) -> device::Service<'_> {
-        device::Service {
-            crl_base: &self.crl_base,
-            device_api: &self.device_api,
-            mail_domain: &self.mail_domain,
-        }
-    }
 }
 
 /// A person's devices and enrollments (empty when the caller may not see devices).
@@ -159,6 +119,27 @@ pub(crate) fn act(
             &reach.mail_domain,
         )
         .map(|()| "The enrollment sheet is on its way by e-mail.".to_owned()),
+        "device-deactivate" | "device-resend" => {
+            return device_action(conn, clock, actor, account, (action, form), reach);
+        }
+        _ => return None,
+    };
+    debug_assert!(is_action(action));
+    Some(done.map_err(EnrollmentError::into_identity))
+}
+
+/// A device action of any page (`device-deactivate` with `device`, `device-resend` with
+/// `vendor`), if `action` is one.
+fn device_action(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    account: &AccountId,
+    (action, form): (&str, &BTreeMap<String, String>),
+    reach: &Reach,
+) -> Option<Result<String, IdentityError>> {
+    let value = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let done = match action {
         "device-deactivate" => {
             device::deactivate_by(conn, clock, &reach.master, actor, account, value("device"))
                 .map(|_| "Device deactivated; its certificate is revoked.".to_owned())
@@ -174,7 +155,6 @@ pub(crate) fn act(
         .map(|()| "A new deactivation code was e-mailed; the old one no longer works.".to_owned()),
         _ => return None,
     };
-    debug_assert!(is_action(action));
     Some(done.map_err(EnrollmentError::into_identity))
 }
 
@@ -240,24 +220,6 @@ pub(crate) async fn qr_code(
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(svg))
-}
-
-/// A person named in a URL, owned so it can move into a database task.
-#[derive(Debug, Clone)]
-pub(crate) enum OwnedHolder {
-    /// An end user.
-    User(lanyard_core::Oid),
-    /// An administrator, by login e-mail.
-    Administrator(String),
-}
-
-impl OwnedHolder {
-    pub(crate) fn holder(&self) -> Holder<'_> {
-        match self {
-            Self::User(oid) => Holder::User(oid),
-            Self::Administrator(email) => Holder::Administrator(email),
-        }
-    }
 }
 
 #[derive(Default)]
@@ -344,22 +306,12 @@ pub(crate) async fn act_on_devices(
     let outcome = form_call(&state, move |conn, clock| {
         let value = |k: &str| form.get(k).cloned().unwrap_or_default();
         let (actor, account) = (&c.actor, &c.admin.account);
+        // The page's "deactivate" and "resend" are a person's page's device actions.
+        let device = format!("device-{action}");
+        if let Some(done) = device_action(conn, clock, actor, account, (&device, &form), &reach) {
+            return done;
+        }
         let done = match action.as_str() {
-            "deactivate" => {
-                device::deactivate_by(conn, clock, &reach.master, actor, account, &value("device"))
-                    .map(|_| "Device deactivated; its certificate is revoked.".to_owned())
-            }
-            "resend" => device::resend_code(
-                conn,
-                clock,
-                actor,
-                account,
-                &value("vendor"),
-                reach.service(),
-            )
-            .map(|()| {
-                "A new deactivation code was e-mailed; the old one no longer works.".to_owned()
-            }),
             "mobile-app" => {
                 let optional = |k: &str| Some(value(k)).filter(|v| !v.trim().is_empty());
                 let settings = MobileApp {

@@ -156,11 +156,7 @@ pub(crate) async fn resend_code(
     caller: ManagementCaller,
     Json(req): Json<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (crl_base, device_api, mail_domain) = (
-        state.crl_base(),
-        state.settings.device_api.url(),
-        state.settings.mail_domain(),
-    );
+    let reach = crate::reach::Reach::of(&state);
     state
         .db(move |conn, clock| {
             device::resend_code(
@@ -169,11 +165,7 @@ pub(crate) async fn resend_code(
                 &caller.actor,
                 &caller.account,
                 &req.vendor_id,
-                device::Service {
-                    crl_base: &crl_base,
-                    device_api: &device_api,
-                    mail_domain: &mail_domain,
-                },
+                reach.service(),
             )
         })
         .await?;

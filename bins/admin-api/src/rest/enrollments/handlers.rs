@@ -3,57 +3,36 @@
 //! `GET /download/{users/{oid}|administrators/{userId}}/enrollments/{enrollmentId}/pdf`.
 
 use super::EnrollmentData;
+use crate::reach::{OwnedHolder, Reach};
 use crate::rest::parse_oid;
 use actix_web::{HttpResponse, web};
-use lanyard_core::Oid;
 use lanyard_enrollment::EnrollmentError;
-use lanyard_enrollment::enrollment::{self, Holder, Links};
+use lanyard_enrollment::enrollment;
 use lanyard_web::auth::ManagementCaller;
 use lanyard_web::{ApiError, AppState};
-
-/// Whose enrollments a path names.
-#[derive(Debug, Clone)]
-enum Owner {
-    User(Oid),
-    Administrator(String),
-}
-
-impl Owner {
-    fn holder(&self) -> Holder<'_> {
-        match self {
-            Self::User(oid) => Holder::User(oid),
-            Self::Administrator(email) => Holder::Administrator(email),
-        }
-    }
-}
 
 fn user(raw: &str) -> Result<Owner, ApiError> {
     Ok(Owner::User(parse_oid("oid", raw)?))
 }
 
-fn links(state: &AppState) -> (String, std::sync::Arc<lanyard_pki::MasterKey>) {
-    (state.settings.device_api.url(), state.master_key.clone())
-}
+/// Whose enrollments a path names.
+type Owner = OwnedHolder;
 
 async fn create(
     state: &AppState,
     caller: ManagementCaller,
     owner: Owner,
 ) -> Result<HttpResponse, ApiError> {
-    let (device_api, master) = links(state);
+    let reach = Reach::of(state);
     let created = state
         .db(move |conn, clock| {
-            let links = Links {
-                device_api: &device_api,
-                master: &master,
-            };
             enrollment::create(
                 conn,
                 clock,
                 &caller.actor,
                 &caller.account,
                 owner.holder(),
-                links,
+                reach.links(),
             )
         })
         .await?;
@@ -65,20 +44,16 @@ async fn list(
     caller: ManagementCaller,
     owner: Owner,
 ) -> Result<HttpResponse, ApiError> {
-    let (device_api, master) = links(state);
+    let reach = Reach::of(state);
     let all = state
         .db(move |conn, clock| {
-            let links = Links {
-                device_api: &device_api,
-                master: &master,
-            };
             enrollment::list(
                 conn,
                 clock,
                 &caller.actor,
                 &caller.account,
                 owner.holder(),
-                links,
+                reach.links(),
             )
         })
         .await?;
@@ -120,14 +95,10 @@ async fn pdf(
     owner: Owner,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    let (device_api, master) = links(state);
+    let reach = Reach::of(state);
     let name = format!("enrollment-{id}.pdf");
     let pdf = state
         .db(move |conn, clock| {
-            let links = Links {
-                device_api: &device_api,
-                master: &master,
-            };
             enrollment::sheet(
                 conn,
                 clock,
@@ -135,7 +106,7 @@ async fn pdf(
                 &caller.account,
                 owner.holder(),
                 &id,
-                links,
+                reach.links(),
             )
         })
         .await?;
@@ -156,14 +127,9 @@ async fn pdf_via_email(
     owner: Owner,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    let (device_api, master) = links(state);
-    let mail_domain = state.settings.mail_domain();
+    let reach = Reach::of(state);
     state
         .db(move |conn, clock| {
-            let links = Links {
-                device_api: &device_api,
-                master: &master,
-            };
             enrollment::send_sheet(
                 conn,
                 clock,
@@ -171,8 +137,8 @@ async fn pdf_via_email(
                 &caller.account,
                 owner.holder(),
                 &id,
-                links,
-                &mail_domain,
+                reach.links(),
+                &reach.mail_domain,
             )
         })
         .await?;
