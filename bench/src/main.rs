@@ -7,7 +7,12 @@
 //! - enrollment sheets (PDF) per second, on one thread and on two, and the size of a sheet
 //!   (`lanyard-bench sheets` runs only this part).
 //!
+//! - complete authorizations per second at 1, 16 and 64 concurrent, with latency percentiles
+//!   (`lanyard-bench authorizations` runs only this part; see `authorizations.rs`).
+//!
 //! Run in release mode (`cargo run --release -p lanyard-bench`). Figures are printed as a table.
+
+mod authorizations;
 
 use actix_web::http::Method;
 use futures_util::StreamExt;
@@ -34,6 +39,15 @@ fn main() {
         return;
     }
     let only_sheets = args.get(1).map(String::as_str) == Some("sheets");
+    if args.get(1).map(String::as_str) == Some("authorizations") {
+        actix_rt::System::new().block_on(async {
+            authorizations::run(Backend::Sqlite).await;
+            if std::env::var_os(lanyard_store::testing::POSTGRES_URL_VAR).is_some() {
+                authorizations::run(Backend::Postgres).await;
+            }
+        });
+        return;
+    }
     actix_rt::System::new().block_on(async {
         if only_sheets {
             sheets(Backend::Sqlite).await;
@@ -44,9 +58,11 @@ fn main() {
         }
         run(Backend::Sqlite).await;
         sheets(Backend::Sqlite).await;
+        authorizations::run(Backend::Sqlite).await;
         if std::env::var_os(lanyard_store::testing::POSTGRES_URL_VAR).is_some() {
             run(Backend::Postgres).await;
             sheets(Backend::Postgres).await;
+            authorizations::run(Backend::Postgres).await;
         } else {
             println!(
                 "(PostgreSQL skipped: set {})",

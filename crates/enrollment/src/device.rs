@@ -447,7 +447,7 @@ pub fn authenticate_certificate(
     app_version: Option<&str>,
 ) -> Result<Option<DeviceIdentity>> {
     use lanyard_store::schema::mobile_app_settings as apps;
-    let Ok(cert) = lanyard_pki::X509::from_der(der) else {
+    let Ok(cert) = lanyard_pki::certificate_from_der(der) else {
         return Ok(None);
     };
     let serial = lanyard_pki::serial_hex(&cert)?;

@@ -775,7 +775,7 @@ pub fn authenticate_certificate(
     clock: &dyn Clock,
     der: &[u8],
 ) -> Result<Option<KeyIdentity>> {
-    let Ok(cert) = X509::from_der(der) else {
+    let Ok(cert) = lanyard_pki::certificate_from_der(der) else {
         return Ok(None);
     };
     let serial = lanyard_pki::serial_hex(&cert)?;
@@ -787,7 +787,7 @@ pub fn authenticate_certificate(
 /// Whether `der` is exactly a certificate this platform issued and then revoked (so that the
 /// messaging API can answer PassBy[ME]'s `CERTIFICATE_REVOKED` instead of a bare refusal).
 pub fn is_revoked(conn: &mut DbConnection, der: &[u8]) -> Result<bool> {
-    let Ok(cert) = X509::from_der(der) else {
+    let Ok(cert) = lanyard_pki::certificate_from_der(der) else {
         return Ok(false);
     };
     let serial = lanyard_pki::serial_hex(&cert)?;

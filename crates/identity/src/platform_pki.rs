@@ -257,7 +257,7 @@ pub fn certificate(conn: &mut DbConnection, id: &str) -> Result<X509> {
         .first(conn)
         .optional()?
         .ok_or_else(|| IdentityError::not_found("certificate authority", id))?;
-    Ok(X509::from_pem(pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?)
+    Ok(lanyard_pki::certificate_from_pem(pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?)
 }
 
 /// The end of validity of CA `id` (what certificates it issues may not outlast).
@@ -275,7 +275,8 @@ pub fn all_certificates(conn: &mut DbConnection) -> Result<Vec<(String, X509)>> 
         .load(conn)?;
     rows.into_iter()
         .map(|(id, pem, _)| {
-            let cert = X509::from_pem(pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?;
+            let cert = lanyard_pki::certificate_from_pem(pem.as_bytes())
+                .map_err(lanyard_pki::PkiError::from)?;
             Ok((id, cert))
         })
         .collect()
@@ -393,6 +394,16 @@ pub fn link_key(conn: &mut DbConnection, master: &MasterKey) -> Result<Vec<u8>> 
 /// A signer: its certificate, key, and chain (issuing CA first, root last).
 pub type Signer = (X509, PKey<lanyard_pki::Private>, Vec<X509>);
 
+type SignerMemo = std::collections::HashMap<(String, String), Signer>;
+
+/// Signers already loaded in this process, by their stored (certificate, sealed key).
+fn signer_memo() -> std::sync::MutexGuard<'static, SignerMemo> {
+    static MEMO: std::sync::LazyLock<std::sync::Mutex<SignerMemo>> =
+        std::sync::LazyLock::new(Default::default);
+    MEMO.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const EVIDENCE_SIGNER_KEY: &str = "evidence_signer_key_sealed";
 const EVIDENCE_SIGNER_CERT: &str = "evidence_signer_cert";
 
@@ -412,9 +423,19 @@ pub fn evidence_signer(
         ) else {
             return Ok(None);
         };
-        let cert = X509::from_pem(cert.as_bytes()).map_err(lanyard_pki::PkiError::from)?;
-        let key = PKey::private_key_from_der(&master.open(EVIDENCE_SIGNER_KEY, &key)?)
+        // Every evidence is counter-signed: finding the signer's issuer among the evidence CA
+        // generations (a signature check each) and walking its chain once per process is
+        // enough — the same certificate always has the same chain.
+        let memo_key = (cert, key);
+        if let Some(found) = signer_memo().get(&memo_key) {
+            return Ok(Some(found.clone()));
+        }
+        let (cert, key) = (&memo_key.0, &memo_key.1);
+        let cert = lanyard_pki::certificate_from_pem(cert.as_bytes())
             .map_err(lanyard_pki::PkiError::from)?;
+        let key = lanyard_pki::private_key_from_sealed(key.as_bytes(), || {
+            master.open(EVIDENCE_SIGNER_KEY, &key)
+        })?;
         // The generation of the evidence CA that issued it (rotation keeps the old ones).
         let generations: Vec<String> = cas::table
             .filter(cas::purpose.eq(Purpose::Evidence.as_str()))
@@ -445,7 +466,14 @@ pub fn evidence_signer(
             top = parent;
         }
         chain.push(certificate(conn, &top)?);
-        Ok(Some((cert, key, chain)))
+        let signer = (cert, key, chain);
+        let mut memo = signer_memo();
+        // Only ever a generation or two: rotations are rare.
+        if memo.len() > 16 {
+            memo.clear();
+        }
+        memo.insert(memo_key.clone(), signer.clone());
+        Ok(Some(signer))
     };
     if let Some(found) = load(conn)? {
         return Ok(found);

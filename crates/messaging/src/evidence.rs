@@ -137,7 +137,9 @@ fn rows(
         q = q.filter(messages::expires_at.gt(now));
     }
     match message {
-        Some(id) => q = q.filter(messages::id.eq(id.to_owned())),
+        // By the recipients' primary key (message, position), not by the person's index, which
+        // would read every message the person ever had.
+        Some(id) => q = q.filter(message_recipients::message_id.eq(id.to_owned())),
         None => {
             let open: Vec<&str> = [
                 RecipientStatus::Pending,
@@ -577,5 +579,5 @@ pub fn device_certificate(conn: &mut DbConnection, device_id: &str) -> Result<X5
         .first(conn)
         .optional()?
         .ok_or_else(|| MessagingError::NotFound(device_id.to_owned()))?;
-    Ok(X509::from_pem(pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?)
+    Ok(lanyard_pki::certificate_from_pem(pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?)
 }

@@ -117,7 +117,7 @@ fn random_serial() -> Result<Asn1Integer> {
 /// Whether `der` is exactly the certificate stored as `pem` (byte for byte, in constant time):
 /// how a presented client certificate is matched to the one the platform issued.
 pub fn same_certificate(pem: &str, der: &[u8]) -> bool {
-    X509::from_pem(pem.as_bytes())
+    crate::certificate_from_pem(pem.as_bytes())
         .ok()
         .and_then(|c| c.to_der().ok())
         .is_some_and(|stored| stored.len() == der.len() && openssl::memcmp::eq(&stored, der))

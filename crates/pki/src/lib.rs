@@ -14,6 +14,7 @@ mod csr;
 mod der;
 mod error;
 mod key;
+mod memo;
 mod seal;
 
 pub use bundle::{pem_chain, pkcs12, random_password};
@@ -23,6 +24,7 @@ pub use crl::Revoked;
 pub use csr::{Csr, parse_csr};
 pub use error::{PkiError, Result};
 pub use key::{KeySpec, check_key, generate_key};
+pub use memo::{certificate_from_der, certificate_from_pem, private_key_from_sealed};
 pub use seal::{
     MASTER_KEY_LEN, MasterKey, base64_decode, base64_encode, hmac_sha256, random_bytes,
 };

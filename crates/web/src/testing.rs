@@ -76,7 +76,9 @@ pub struct TlsTestApp {
     pub master_key: Arc<lanyard_pki::MasterKey>,
     /// The platform root certificate (PEM), which the server certificate chains to.
     pub root_pem: Vec<u8>,
-    handle: actix_web::dev::ServerHandle,
+    state: AppState,
+    bases: Vec<String>,
+    handles: Vec<actix_web::dev::ServerHandle>,
 }
 
 impl TlsTestApp {
@@ -86,24 +88,63 @@ impl TlsTestApp {
         service: crate::startup::Service,
         configure: fn(&mut web::ServiceConfig),
     ) -> Option<Self> {
-        let (db, state) = prepared(backend)?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("https://{}", listener.local_addr().expect("address"));
-        let tls = crate::startup::tls_acceptor(&state, service, &listener).expect("tls");
+        Self::start_many(backend, &[(service, configure)]).await
+    }
+
+    /// Starts several services on one database and one state, as `lanyard up` runs them in
+    /// one process: each listens on its own port, recorded in the settings as its public URL
+    /// (so links between them work). `base` is the first one's; [`Self::bases`] has them all.
+    pub async fn start_many(
+        backend: Backend,
+        services: &[(crate::startup::Service, fn(&mut web::ServiceConfig))],
+    ) -> Option<Self> {
+        let (db, mut state) = prepared(backend)?;
+        let mut settings = (*state.settings).clone();
+        let listeners: Vec<_> = services
+            .iter()
+            .map(|(service, _)| {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+                crate::startup::record_bound_address(&mut settings, *service, &listener)
+                    .expect("address");
+                listener
+            })
+            .collect();
+        state.settings = Arc::new(settings);
         let root =
             lanyard_identity::platform_pki::certificate(&mut db.conn(), "root-1").expect("root");
-        let master_key = state.master_key.clone();
-        let server =
-            server::serve_without_signals("test", listener, state, configure, tls).expect("serve");
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let mut bases = Vec::new();
+        let mut handles = Vec::new();
+        for ((service, configure), listener) in services.iter().zip(listeners) {
+            bases.push(format!(
+                "https://{}",
+                listener.local_addr().expect("address")
+            ));
+            let tls = crate::startup::tls_acceptor(&state, *service, &listener).expect("tls");
+            let server =
+                server::serve_without_signals("test", listener, state.clone(), *configure, tls)
+                    .expect("serve");
+            handles.push(server.handle());
+            actix_web::rt::spawn(server);
+        }
         Some(Self {
             db,
-            base,
-            master_key,
+            base: bases[0].clone(),
+            master_key: state.master_key.clone(),
             root_pem: root.to_pem().expect("pem"),
-            handle,
+            state,
+            bases,
+            handles,
         })
+    }
+
+    /// The base URLs of the services, in the order they were started.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// The state the services share (to start background tasks with it).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// A client that trusts the platform root and presents `identity` (a PEM bundle of
@@ -136,7 +177,9 @@ impl TlsTestApp {
 impl Drop for TlsTestApp {
     fn drop(&mut self) {
         // Stops accepting at once; the runtime ends the rest with the test.
-        drop(self.handle.stop(false));
+        for handle in &self.handles {
+            drop(handle.stop(false));
+        }
     }
 }
 
