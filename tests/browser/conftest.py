@@ -29,7 +29,7 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 class Lanyard:
     """A running installation: its admin-api URL, data directory and environment."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, login_approval="password"):
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="lanyard-browser-")
         self.env = dict(os.environ)
@@ -40,6 +40,10 @@ class Lanyard:
             LANYARD_DEVICE_API__BIND="127.0.0.1:0",
             LANYARD_LOG__FILTER="warn",
             LANYARD_CONSOLE__SELF_REGISTRATION="true",
+            # Most tests are about what comes after the login; the phone's approval of logins
+            # has its own test (marked phone_login), with a short approval time to see expiry.
+            LANYARD_CONSOLE__LOGIN_APPROVAL=login_approval,
+            LANYARD_CONSOLE__LOGIN_APPROVAL_SECONDS="8",
         )
         self.schema = None
         if backend == "postgres":
@@ -103,9 +107,14 @@ class Lanyard:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "phone_login: console logins need the phone's approval")
+
+
 @pytest.fixture(params=BACKENDS)
 def lanyard(request):
-    installation = Lanyard(request.param)
+    phone = request.node.get_closest_marker("phone_login") is not None
+    installation = Lanyard(request.param, "phone" if phone else "password")
     yield installation
     installation.stop()
 

@@ -15,6 +15,7 @@ import urllib.request
 import pathlib
 
 import openpyxl
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 
@@ -795,4 +796,106 @@ def test_an_administrator_replaces_a_lost_phone(lanyard, browser, tmp_path):
     assert "new-phone" in driver.find_element(By.TAG_NAME, "main").text
     code, shown = lanyard_device(tmp_path / "new-phone", "show")
     assert code == 0, shown
+    assert_no_console_errors(driver)
+
+
+def wait_for_title(driver, text, timeout=30):
+    """Waits until the page (which may refresh itself) has `text` in its title."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if text in driver.title:
+                return
+        except WebDriverException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"no page titled {text!r}; now {driver.title!r}: {driver.page_source[:2000]}")
+
+
+def password_step(lanyard, driver, address):
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email=address, password=PASSWORD)
+    submit(driver)
+
+
+def assert_no_session(lanyard, driver):
+    """The console is closed: any page sends to the login form."""
+    driver.get(lanyard.url + "/console/users")
+    assert "Log in" in driver.title, driver.page_source[:2000]
+
+
+@pytest.mark.phone_login
+def test_console_login_needs_the_phones_approval(lanyard, browser, tmp_path):
+    """SPEC §1 "Login" and seed 000 "Dashboard access": after the password the console asks the
+    administrator's phone to approve. Without a phone (new, or lost and deactivated) an e-mailed
+    code comes first, then a phone is enrolled from the QR code the login page shows. Denied,
+    expired and cancelled approvals leave no session; an approved one opens the console."""
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Phone Login Ltd", "--email", "it@pl.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "pia@pl.example")
+    register_and_activate(lanyard, driver, "pia@pl.example", "Pia Phone")
+    ca = str(pathlib.Path(lanyard.dir) / "data" / "ca.pem")
+    phone = tmp_path / "phone"
+
+    # No phone yet: the password leads to the e-mailed code, not into the console.
+    password_step(lanyard, driver, "pia@pl.example")
+    assert "Enter your login code" in driver.title, driver.page_source[:2000]
+    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("pia@pl.example")).group(1)
+    assert_no_session(lanyard, driver)
+    password_step(lanyard, driver, "pia@pl.example")
+    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("pia@pl.example")).group(1)
+    fill(driver, code="WRONGCODE1")
+    submit(driver, "/console/login/phone")
+    assert "is not valid" in driver.find_element(By.ID, "code-error").text
+    fill(driver, code=code)
+    submit(driver, "/console/login/phone")
+    assert "Enroll your phone" in driver.title, driver.page_source[:2000]
+    screenshot(driver, f"{lanyard.backend}-20-login-enroll")
+    link = decode_qr(driver.find_element(By.ID, "enrollment-qr"), tmp_path / "login-qr.png")
+    assert link == driver.find_element(By.ID, "enrollment-link").text
+    status, enrolled = lanyard_device(phone, "enroll", link, "--ca-file", ca, "--name", "Pia's phone")
+    assert status == 0, enrolled
+
+    # Enrolled: the page moves on by itself and asks the phone. Denied on the phone: no session.
+    wait_for_title(driver, "Approve on your phone")
+    secure_id = driver.find_element(By.ID, "secure-id").text
+    screenshot(driver, f"{lanyard.backend}-21-login-approve")
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "deny")
+    assert status == 0, answered
+    message = answered["delivered"][0]["message"]
+    assert message["secureId"] == secure_id and message["type"] == "authorization"
+    assert "pia@pl.example" in message["body"]
+    assert answered["delivered"][0]["answer"]["status"] == "DENIED"
+    wait_for_title(driver, "Log in")
+    assert "denied on your phone" in driver.page_source
+    assert_no_session(lanyard, driver)
+
+    # Not answered in time (8 s here): no session either.
+    password_step(lanyard, driver, "pia@pl.example")
+    assert "Approve on your phone" in driver.title
+    wait_for_title(driver, "Log in", timeout=40)
+    assert "not approved on your phone in time" in driver.page_source
+    assert_no_session(lanyard, driver)
+    status, inbox = lanyard_device(phone, "messages")
+    assert status == 0 and inbox["data"] == [], inbox
+
+    # Given up in the browser: the request is withdrawn, no session.
+    password_step(lanyard, driver, "pia@pl.example")
+    assert "Approve on your phone" in driver.title
+    submit(driver, "/console/login/phone")
+    assert "Log in" in driver.title
+    assert_no_session(lanyard, driver)
+
+    # Approved on the phone: the console opens.
+    password_step(lanyard, driver, "pia@pl.example")
+    secure_id = driver.find_element(By.ID, "secure-id").text
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "approve")
+    assert status == 0, answered
+    assert answered["delivered"][0]["message"]["secureId"] == secure_id
+    wait_for_title(driver, "Dashboard")
+    driver.get(lanyard.url + "/console/history")
+    history = driver.find_element(By.TAG_NAME, "main").text
+    for action in ("Login denied on the phone", "Login not approved in time", "Login cancelled",
+                   "Logged in (approved on the phone)", "Login code entered (no phone enrolled)"):
+        assert action in history, (action, history)
     assert_no_console_errors(driver)

@@ -950,6 +950,77 @@ pub fn send_activation(
     Ok(())
 }
 
+/// E-mails an active administrator who has no phone a code to enter after their password
+/// (SPEC §1 "lost device": no active phone → activation code → enroll a new phone). The same
+/// kind of code as at registration, so the same letter.
+pub fn send_login_code(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    id: &AdministratorId,
+) -> Result<()> {
+    let admin = get(conn, id)?;
+    let code = random_base62(ACTIVATION_CHARS);
+    let expires = new_token(
+        conn,
+        clock,
+        id,
+        "activation",
+        ACTIVATION_VALIDITY,
+        None,
+        &code,
+    )?;
+    send_mail(
+        conn,
+        clock,
+        links,
+        &admin.account,
+        "admin_activation",
+        &admin.email,
+        minijinja::context! {
+            name => admin.full_name,
+            code => code,
+            link => format!("{}/console/login/phone", links.console),
+            expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Checks the code of [`send_login_code`] for administrator `id` (once; rate-limited like
+/// activation).
+pub fn check_login_code(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    id: &AdministratorId,
+    code: &str,
+) -> Result<()> {
+    let admin = get(conn, id)?;
+    throttle::hit(
+        conn,
+        clock,
+        &format!("activation:{}", admin.email),
+        CODE_ATTEMPTS,
+    )?;
+    let invalid = || IdentityError::invalid("code", "is not valid, or it has expired or been used");
+    write_transaction(conn, |conn| {
+        let (owner, _) =
+            consume_token(conn, clock, "activation", code.trim()).map_err(|_| invalid())?;
+        if owner != admin.id {
+            return Err(invalid());
+        }
+        history::record(
+            conn,
+            clock,
+            &admin.account,
+            "Login",
+            "Login code entered (no phone enrolled)",
+            &admin.full_name,
+            Some(&admin.email),
+        )
+    })
+}
+
 /// Activates a registered administrator with the mailed code (once; rate-limited per address).
 pub fn activate(
     conn: &mut DbConnection,
@@ -1083,12 +1154,14 @@ pub fn login(
         return Err(IdentityError::NotAllowed("this account is disabled".into()));
     }
     throttle::clear(conn, &by_name)?;
+    // "Logged in" is recorded by the console once the login is complete (after the phone's
+    // approval when one is needed).
     history::record(
         conn,
         clock,
         &admin.account,
         "Login",
-        "Logged in",
+        "Password accepted",
         &admin.full_name,
         Some(&admin.email),
     )?;

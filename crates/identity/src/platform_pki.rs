@@ -434,7 +434,7 @@ pub fn evidence_signer(
         let cert = lanyard_pki::certificate_from_pem(cert.as_bytes())
             .map_err(lanyard_pki::PkiError::from)?;
         let key = lanyard_pki::private_key_from_sealed(key.as_bytes(), || {
-            master.open(EVIDENCE_SIGNER_KEY, &key)
+            master.open(EVIDENCE_SIGNER_KEY, key)
         })?;
         // The generation of the evidence CA that issued it (rotation keeps the old ones).
         let generations: Vec<String> = cas::table

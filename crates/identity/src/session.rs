@@ -25,8 +25,12 @@ pub const ABSOLUTE_TIMEOUT: TimeDelta = TimeDelta::hours(12);
 /// How far a login has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// The password was right; more steps may follow.
+    /// The password was right; more steps may follow (the phone's approval, or, without a
+    /// phone, the e-mailed activation code).
     Password,
+    /// Without a phone, the e-mailed activation code was right: the administrator may enroll
+    /// a phone, then approve with it.
+    Enroll,
     /// Fully logged in.
     Complete,
 }
@@ -35,6 +39,7 @@ impl Stage {
     const fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
+            Self::Enroll => "enroll",
             Self::Complete => "complete",
         }
     }
@@ -51,6 +56,8 @@ pub struct Session {
     pub stage: Stage,
     /// Token that every state-changing form of this session must carry.
     pub csrf_token: String,
+    /// The phone approval the session waits for (before it is complete).
+    pub approval: Option<String>,
     /// Absolute expiry.
     pub expires_at: DateTime<Utc>,
 }
@@ -69,6 +76,7 @@ pub fn start(
         administrator: administrator.clone(),
         stage,
         csrf_token: random_base62(32),
+        approval: None,
         expires_at: now + ABSOLUTE_TIMEOUT,
     };
     diesel::insert_into(sessions::table)
@@ -89,7 +97,15 @@ pub fn start(
 /// The live session of a cookie token, refreshing its idle timer; `None` when unknown,
 /// revoked, idle too long or past its absolute expiry.
 pub fn resume(conn: &mut DbConnection, clock: &dyn Clock, token: &str) -> Result<Option<Session>> {
-    type Row = (String, String, String, String, NaiveDateTime, NaiveDateTime);
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+        Option<String>,
+    );
     let now = clock.now();
     let found: Option<Row> = sessions::table
         .filter(sessions::token_hash.eq(hash_token(token)))
@@ -101,10 +117,11 @@ pub fn resume(conn: &mut DbConnection, clock: &dyn Clock, token: &str) -> Result
             sessions::csrf_token,
             sessions::last_seen_at,
             sessions::expires_at,
+            sessions::approval_message_id,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, admin, stage, csrf, last_seen, expires)) = found else {
+    let Some((id, admin, stage, csrf, last_seen, expires, approval)) = found else {
         return Ok(None);
     };
     if now >= expires.and_utc() || now - last_seen.and_utc() > IDLE_TIMEOUT {
@@ -119,14 +136,26 @@ pub fn resume(conn: &mut DbConnection, clock: &dyn Clock, token: &str) -> Result
     Ok(Some(Session {
         id,
         administrator: AdministratorId::from_stored(admin),
-        stage: if stage == Stage::Complete.as_str() {
-            Stage::Complete
-        } else {
-            Stage::Password
-        },
+        stage: [Stage::Complete, Stage::Enroll]
+            .into_iter()
+            .find(|s| s.as_str() == stage)
+            .unwrap_or(Stage::Password),
         csrf_token: csrf,
+        approval,
         expires_at: expires.and_utc(),
     }))
+}
+
+/// Records the phone approval session `session_id` waits for (`None`: none any more).
+pub fn set_approval(
+    conn: &mut DbConnection,
+    session_id: &str,
+    message_id: Option<&str>,
+) -> Result<()> {
+    diesel::update(sessions::table.filter(sessions::id.eq(session_id)))
+        .set(sessions::approval_message_id.eq(message_id))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Moves a session to `stage`.

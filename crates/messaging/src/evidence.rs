@@ -98,15 +98,16 @@ pub struct DeviceMessage {
     pub status: RecipientStatus,
 }
 
-/// The calling device: its id and the person it belongs to (end users only receive messages).
+/// The person an active device belongs to: its end user's id, or its administrator's (whose
+/// phones approve console logins). The ids are random UUIDs, so one string names either.
 fn owner(conn: &mut DbConnection, device_id: &str) -> Result<String> {
     devices::table
         .find(device_id)
         .filter(devices::status.eq("active"))
-        .select(devices::end_user_id)
-        .first::<Option<String>>(conn)
+        .select((devices::end_user_id, devices::administrator_id))
+        .first::<(Option<String>, Option<String>)>(conn)
         .optional()?
-        .flatten()
+        .and_then(|(user, admin)| user.or(admin))
         .ok_or_else(|| MessagingError::NotFound(device_id.to_owned()))
 }
 
@@ -131,7 +132,7 @@ fn rows(
 ) -> Result<Vec<Row>> {
     let mut q = messages::table
         .inner_join(message_recipients::table)
-        .filter(message_recipients::end_user_id.eq(user))
+        .filter(crate::message::recipient_is(user))
         .into_boxed();
     if let Some(now) = now {
         q = q.filter(messages::expires_at.gt(now));

@@ -3,6 +3,7 @@
 //! activity log builds on these.
 
 pub mod activity;
+pub mod approval;
 pub mod callback;
 mod error;
 pub mod evidence;

@@ -198,7 +198,7 @@ fn initial_statuses(
         .collect())
 }
 
-fn naive(at: DateTime<Utc>) -> NaiveDateTime {
+pub(crate) fn naive(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc()
 }
 
@@ -353,7 +353,7 @@ fn view(conn: &mut DbConnection, id: &str, kind: MessageKind, row: MessageRow) -
 
 /// Applies `event` to every recipient of message `id` that it moves, with conditional updates;
 /// returns how many changed.
-fn apply_to_all(
+pub(crate) fn apply_to_all(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     id: &str,
@@ -379,7 +379,7 @@ fn apply_to_all(
 }
 
 /// Marks message `id` complete when no recipient can change any more.
-fn complete_if_final(
+pub(crate) fn complete_if_final(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     id: &str,
@@ -410,7 +410,7 @@ fn complete_if_final(
 
 /// Expires message `id` if its time is up: every open recipient moves by the `expire` rows of
 /// the state machine. Idempotent: a second run (or another instance) changes nothing.
-fn expire_one(
+pub(crate) fn expire_one(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     id: &str,
@@ -470,6 +470,18 @@ pub fn cancel(
     view(conn, id, kind, row)
 }
 
+/// The recipient rows of person `id`: an end user, or an administrator (console approvals).
+pub(crate) fn recipient_is(
+    id: &str,
+) -> diesel::dsl::Or<
+    diesel::dsl::Eq<message_recipients::end_user_id, String>,
+    diesel::dsl::Eq<message_recipients::administrator_id, String>,
+> {
+    message_recipients::end_user_id
+        .eq(id.to_owned())
+        .or(message_recipients::administrator_id.eq(id.to_owned()))
+}
+
 /// Applies `event` to recipient `end_user_id` of message `id` (a phone's report), through the
 /// state machine; `Ok(None)` when the recipient's status does not allow it (e.g. a late report
 /// after a final status), else the new status.
@@ -498,7 +510,7 @@ pub fn advance(
             let changed = diesel::update(
                 message_recipients::table
                     .filter(message_recipients::message_id.eq(id))
-                    .filter(message_recipients::end_user_id.eq(end_user_id))
+                    .filter(recipient_is(end_user_id))
                     .filter(message_recipients::status.eq(from.as_str())),
             )
             .set((

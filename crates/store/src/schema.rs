@@ -258,6 +258,8 @@ diesel::table! {
         progress -> Text,
         /// When the status became final.
         ended_at -> Nullable<Timestamp>,
+        /// The administrator (console approvals), when the recipient is not an end user.
+        administrator_id -> Nullable<Text>,
     }
 }
 
@@ -516,6 +518,8 @@ diesel::table! {
         expires_at -> Timestamp,
         /// Logout or revocation time.
         revoked_at -> Nullable<Timestamp>,
+        /// The phone approval this session waits for (password stage).
+        approval_message_id -> Nullable<Text>,
     }
 }
 

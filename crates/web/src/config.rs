@@ -101,6 +101,21 @@ pub enum TlsMode {
 pub struct ConsoleSettings {
     /// Whether anyone may register a new organization.
     pub self_registration: bool,
+    /// What a console login needs after the password.
+    pub login_approval: LoginApproval,
+    /// Seconds the phone has to approve a login.
+    pub login_approval_seconds: i64,
+}
+
+/// What a console login needs after the password (SPEC §1 "Login").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginApproval {
+    /// The approval of an authorization message on the administrator's enrolled phone; an
+    /// administrator without a phone enters an e-mailed code and enrolls one first.
+    Phone,
+    /// Nothing: the password alone (development and tests only).
+    Password,
 }
 
 /// `[mail]`: how e-mail leaves the outbox.
@@ -253,6 +268,12 @@ impl Settings {
         let invalid = |key, rule: String| Err(ConfigError::Invalid { key, rule });
         if self.data.dir.as_os_str().is_empty() {
             return invalid("data.dir", "must not be empty".into());
+        }
+        if !(5..=600).contains(&self.console.login_approval_seconds) {
+            return invalid(
+                "console.login_approval_seconds",
+                "must be between 5 and 600".into(),
+            );
         }
         if !(1..=500).contains(&self.database.pool_size) {
             return invalid("database.pool_size", "must be between 1 and 500".into());

@@ -64,6 +64,9 @@ fn prepared(backend: Backend) -> Option<(TestDb, AppState)> {
     Some((db, state))
 }
 
+/// How a service adds its routes (each binary's `configure`).
+pub type Configure = fn(&mut web::ServiceConfig);
+
 /// A service under test over real TLS, as deployed: development certificate from the platform
 /// PKI, client certificates read at the handshake (mutual TLS) — for the APIs whose callers
 /// authenticate with certificates.
@@ -96,7 +99,7 @@ impl TlsTestApp {
     /// (so links between them work). `base` is the first one's; [`Self::bases`] has them all.
     pub async fn start_many(
         backend: Backend,
-        services: &[(crate::startup::Service, fn(&mut web::ServiceConfig))],
+        services: &[(crate::startup::Service, Configure)],
     ) -> Option<Self> {
         let (db, mut state) = prepared(backend)?;
         let mut settings = (*state.settings).clone();

@@ -48,6 +48,10 @@ impl Templates {
             ("message.html", include_str!("../../templates/message.html")),
             ("login.html", include_str!("../../templates/login.html")),
             (
+                "login_phone.html",
+                include_str!("../../templates/login_phone.html"),
+            ),
+            (
                 "register.html",
                 include_str!("../../templates/register.html"),
             ),
@@ -337,6 +341,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/theme", web::get().to(auth::theme))
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
+            .route("/login/phone", web::get().to(login::phone))
+            .route("/login/phone", web::post().to(login::phone_action))
             .route("/logout", web::post().to(login::logout))
             .route("/register", web::get().to(register::form))
             .route("/register", web::post().to(register::submit))
