@@ -707,6 +707,17 @@ def test_end_user_details_aliases_and_enrollment_qr(lanyard, browser, tmp_path):
         "const r = await fetch('/console/devices/report.csv'); return [r.status, await r.text()];")
     assert report[0] == 200 and "Frank's phone" in report[1], report
 
+    # Push credentials of the organization's own app: checked, kept, shown without the key.
+    fill(driver, serviceAccount='{"type": "service_account"}')
+    submit(driver, "/console/devices/push-fcm")
+    assert "service account JSON" in driver.find_element(By.ID, "serviceAccount-error").text
+    p8 = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                        capture_output=True, text=True, check=True).stdout
+    fill(driver, teamId="TEAM123456", keyId="ABC123DEFG", topic="com.acme.id", key=p8)
+    submit(driver, "/console/devices/push-apns")
+    assert "team TEAM123456, key ABC123DEFG, app com.acme.id" in driver.find_element(By.ID, "push-apns-state").text
+    assert "PRIVATE KEY" not in driver.page_source
+
     driver.get(lanyard.url + f"/console/users/{oid}")
     assert driver.find_element(By.ID, f"enrollment-{enrollment_id}").text == "USED"
     submit(driver, f"/console/users/{oid}/device-deactivate")

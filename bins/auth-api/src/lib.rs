@@ -104,15 +104,20 @@ async fn send(
         req.callback_url.as_deref(),
     )?;
     let sender = sender(&caller);
+    let account = sender.account.clone();
     let sent = state
         .db(move |conn, clock| message::send(conn, clock, &sender, &new))
         .await?;
-    // Committed: wake the recipients' phones listening to this process at once.
+    // Committed: wake the recipients' phones listening to this process at once, and the apps
+    // of those that registered for pushes.
+    let mut people = Vec::new();
     for r in &sent.recipients {
         if let (RecipientStatus::Pending, Some(user)) = (r.status, &r.end_user_id) {
             state.wakeups.wake(user);
+            people.push(user.clone());
         }
     }
+    lanyard_web::push::wake_phones(&state, account, people, sent.id.clone());
     Ok(HttpResponse::Ok().json(MessageData::from(sent)))
 }
 

@@ -6,6 +6,7 @@ pub mod enrollment;
 mod error;
 pub mod human_check;
 pub mod mobile_app;
+pub mod push;
 pub mod qr;
 pub mod sheet;
 

@@ -579,6 +579,19 @@ pub fn rotate_master_key(
                 ))
                 .execute(conn)?;
         }
+        // Push gateway keys (lanyard-enrollment's `push`, context push:<account>:<platform>).
+        use lanyard_store::schema::push_credentials as push;
+        let rows: Vec<(String, String, String)> = push::table
+            .select((push::account_id, push::platform, push::key_sealed))
+            .load(conn)?;
+        for (account, platform, sealed) in rows {
+            let ctx = format!("push:{account}:{platform}");
+            let plain = old.open(&ctx, &sealed)?;
+            diesel::update(push::table.find((&account, &platform)))
+                .set(push::key_sealed.eq(new.seal(&ctx, &plain)?))
+                .execute(conn)?;
+            count += 1;
+        }
         Ok(count)
     })
 }

@@ -864,6 +864,22 @@ diesel::table! {
 }
 
 diesel::joinable!(aliases -> end_users (end_user_id));
+diesel::table! {
+    /// Push gateway credentials of an organization's app.
+    push_credentials (account_id, platform) {
+        /// The organization.
+        account_id -> Text,
+        /// fcm or apns.
+        platform -> Text,
+        /// Non-secret settings (JSON).
+        settings -> Text,
+        /// The private key, sealed.
+        key_sealed -> Text,
+        /// Last change.
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(message_recipients -> messages (message_id));
 diesel::joinable!(certificates -> access_keys (access_key_id));
 diesel::joinable!(end_users -> accounts (account_id));
@@ -912,4 +928,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     maintenance_texts,
     enrollments,
     devices,
+    push_credentials,
 );

@@ -57,6 +57,20 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[push]`
+    pub push: PushSettings,
+}
+
+/// `[push]`: where the push gateways are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    /// Firebase Cloud Messaging.
+    pub fcm_url: String,
+    /// Apple Push Notification service.
+    pub apns_url: String,
+    /// Extra CA certificates (PEM) to trust for the gateways ("" for the system's only).
+    pub ca_file: String,
 }
 
 /// `[pki]`: the platform PKI.
@@ -268,6 +282,14 @@ impl Settings {
         let invalid = |key, rule: String| Err(ConfigError::Invalid { key, rule });
         if self.data.dir.as_os_str().is_empty() {
             return invalid("data.dir", "must not be empty".into());
+        }
+        for (key, value) in [
+            ("push.fcm_url", &self.push.fcm_url),
+            ("push.apns_url", &self.push.apns_url),
+        ] {
+            if !url::Url::parse(value).is_ok_and(|u| u.scheme() == "https") {
+                return invalid(key, "must be an https URL".into());
+            }
         }
         if !(5..=600).contains(&self.console.login_approval_seconds) {
             return invalid(

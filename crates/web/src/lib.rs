@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod housekeeping;
 pub mod mail_sender;
+pub mod push;
 pub mod request_id;
 pub mod server;
 pub mod startup;

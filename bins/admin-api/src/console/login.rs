@@ -192,7 +192,8 @@ enum Step {
         secure_id: String,
         expires: String,
         csrf: String,
-        wake: Option<String>,
+        /// Just asked: (administrator, account, message) to wake the phones of.
+        wake: Option<(String, lanyard_core::id::AccountId, String)>,
     },
     /// No phone: the e-mailed code is needed.
     Code { csrf: String },
@@ -311,10 +312,14 @@ fn step(
         .map_err(identity)?;
         session::set_approval(conn, &session.id, Some(&asked.message_id))?;
         return Ok(Step::Waiting {
-            secure_id: asked.secure_id,
+            secure_id: asked.secure_id.clone(),
             expires: when(asked.expires_at),
             csrf,
-            wake: Some(admin.id.to_string()),
+            wake: Some((
+                admin.id.to_string(),
+                admin.account.clone(),
+                asked.message_id,
+            )),
         });
     }
     if session.stage == Stage::Password {
@@ -407,8 +412,9 @@ async fn phone_page(
             csrf,
             wake,
         } => {
-            if let Some(admin) = wake {
+            if let Some((admin, account, message)) = wake {
                 state.wakeups.wake(&admin);
+                lanyard_web::push::wake_phones(state, account, vec![admin], message);
             }
             (
                 "Approve on your phone",

@@ -236,11 +236,14 @@ async fn render_devices(
     feedback: Feedback,
 ) -> Result<HttpResponse, ConsoleError> {
     let c = console.clone();
-    let (devices, app) = state
+    let master = state.master_key.clone();
+    let (devices, app, push) = state
         .db(move |conn, _| {
             let devices = device::list(conn, &c.actor, &c.admin.account, None)?;
             let app = mobile_app::get(conn, &c.actor, &c.admin.account)?;
-            Ok::<_, EnrollmentError>((devices, app))
+            let push =
+                lanyard_enrollment::push::summary(conn, &master, &c.actor, &c.admin.account)?;
+            Ok::<_, EnrollmentError>((devices, app, push))
         })
         .await?;
     let status = if feedback.error.is_none() && feedback.errors.is_empty() {
@@ -258,6 +261,10 @@ async fn render_devices(
                 scheme => app.enrollment_scheme.unwrap_or_default(),
                 android => app.min_android_version.unwrap_or_default(),
                 ios => app.min_ios_version.unwrap_or_default(),
+            },
+            push => minijinja::context! {
+                fcm => push.fcm.map(|(project, account)| format!("project {project}, service account {account}")),
+                apns => push.apns.map(|(team, key, topic)| format!("team {team}, key {key}, app {topic}")),
             },
             allowed => minijinja::context! {
                 edit => rights.allows(Area::Devices, Verb::Edit),
@@ -291,7 +298,8 @@ pub(crate) async fn report(
     .await?)
 }
 
-/// `POST /console/devices/{action}`: `deactivate`, `resend`, `mobile-app`.
+/// `POST /console/devices/{action}`: `deactivate`, `resend`, `mobile-app`, `push-fcm`,
+/// `push-apns`, `push-remove`.
 pub(crate) async fn act_on_devices(
     console: Console,
     state: web::Data<AppState>,
@@ -321,6 +329,37 @@ pub(crate) async fn act_on_devices(
                 };
                 mobile_app::set(conn, clock, actor, account, &settings)
                     .map(|_| "Custom mobile app settings saved.".to_owned())
+            }
+            "push-fcm" => lanyard_enrollment::push::set_fcm(
+                conn,
+                clock,
+                &reach.master,
+                actor,
+                account,
+                &value("serviceAccount"),
+            )
+            .map(|()| "Android push (FCM) credentials saved.".to_owned()),
+            "push-apns" => lanyard_enrollment::push::set_apns(
+                conn,
+                clock,
+                &reach.master,
+                actor,
+                account,
+                &lanyard_enrollment::push::ApnsInput {
+                    team_id: &value("teamId"),
+                    key_id: &value("keyId"),
+                    topic: &value("topic"),
+                    key_pem: &value("key"),
+                },
+            )
+            .map(|()| "iOS push (APNs) credentials saved.".to_owned()),
+            "push-remove" => {
+                let platform = value("platform");
+                if !matches!(platform.as_str(), "fcm" | "apns") {
+                    return Err(IdentityError::NotAllowed("no such push platform".into()));
+                }
+                lanyard_enrollment::push::remove(conn, clock, actor, account, &platform)
+                    .map(|()| "Push credentials removed.".to_owned())
             }
             _ => return Err(IdentityError::NotAllowed("no such action".into())),
         };
