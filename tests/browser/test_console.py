@@ -909,4 +909,16 @@ def test_console_login_needs_the_phones_approval(lanyard, browser, tmp_path):
     for action in ("Login denied on the phone", "Login not approved in time", "Login cancelled",
                    "Logged in (approved on the phone)", "Login code entered (no phone enrolled)"):
         assert action in history, (action, history)
+
+    # The activity log page lists the approvals, newest first, and searches them.
+    driver.find_element(By.LINK_TEXT, "Activity log").click()
+    wait_for_title(driver, "Activity log")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#activity tbody tr")]
+    assert len(rows) == 4, rows
+    assert all("pia@pl.example" in r and "Console login" in r for r in rows), rows
+    assert rows[0].endswith("APPROVED") and rows[-1].endswith("DENIED"), rows
+    fill(driver, q="denied")
+    submit(driver, "/console/activity")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#activity tbody tr")]
+    assert len(rows) == 1 and rows[0].endswith("DENIED"), rows
     assert_no_console_errors(driver)

@@ -118,6 +118,14 @@ fn jwt(
 /// older than an hour).
 static TOKENS: LazyLock<Mutex<HashMap<String, (String, Instant)>>> = LazyLock::new(Mutex::default);
 
+/// The cache key of a token: who issued it and with which key (a replaced key must not reuse
+/// the old key's token).
+fn token_key(issuer: &str, key: &PKey<Private>) -> String {
+    let public = key.public_key_to_der().unwrap_or_default();
+    let digest = openssl::sha::sha256(&public);
+    format!("{issuer}:{}", b64url(&digest))
+}
+
 fn cached(key: &str) -> Option<String> {
     let tokens = TOKENS
         .lock()
@@ -181,7 +189,7 @@ impl Gateways {
     }
 
     async fn fcm_token(&self, fcm: &Fcm) -> Result<String, PushError> {
-        let key = format!("fcm:{}", fcm.client_email);
+        let key = token_key(&format!("fcm:{}", fcm.client_email), &fcm.key);
         if let Some(token) = cached(&key) {
             return Ok(token);
         }
@@ -278,7 +286,7 @@ impl Gateways {
     }
 
     fn apns_token(apns: &Apns) -> Result<String, PushError> {
-        let key = format!("apns:{}:{}", apns.team_id, apns.key_id);
+        let key = token_key(&format!("apns:{}:{}", apns.team_id, apns.key_id), &apns.key);
         if let Some(token) = cached(&key) {
             return Ok(token);
         }

@@ -6,6 +6,7 @@
 
 mod access_keys;
 mod accounts;
+mod activity;
 mod administrators;
 mod alerts;
 mod api_tokens;
@@ -47,6 +48,10 @@ impl Templates {
             ("macros.html", include_str!("../../templates/macros.html")),
             ("message.html", include_str!("../../templates/message.html")),
             ("login.html", include_str!("../../templates/login.html")),
+            (
+                "activity.html",
+                include_str!("../../templates/activity.html"),
+            ),
             (
                 "login_phone.html",
                 include_str!("../../templates/login_phone.html"),
@@ -341,6 +346,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/theme", web::get().to(auth::theme))
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
+            .route("/activity", web::get().to(activity::list))
             .route("/login/phone", web::get().to(login::phone))
             .route("/login/phone", web::post().to(login::phone_action))
             .route("/logout", web::post().to(login::logout))
