@@ -922,32 +922,7 @@ pub fn send_activation(
     links: &Links,
     id: &AdministratorId,
 ) -> Result<()> {
-    let admin = get(conn, id)?;
-    let code = random_base62(ACTIVATION_CHARS);
-    let expires = new_token(
-        conn,
-        clock,
-        id,
-        "activation",
-        ACTIVATION_VALIDITY,
-        None,
-        &code,
-    )?;
-    send_mail(
-        conn,
-        clock,
-        links,
-        &admin.account,
-        "admin_activation",
-        &admin.email,
-        minijinja::context! {
-            name => admin.full_name,
-            code => code,
-            link => format!("{}/console/activate", links.console),
-            expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
-        },
-    )?;
-    Ok(())
+    send_code(conn, clock, links, id, "/console/activate")
 }
 
 /// E-mails an active administrator who has no phone a code to enter after their password
@@ -958,6 +933,18 @@ pub fn send_login_code(
     clock: &dyn Clock,
     links: &Links,
     id: &AdministratorId,
+) -> Result<()> {
+    send_code(conn, clock, links, id, "/console/login/phone")
+}
+
+/// A new activation code for administrator `id`, e-mailed with a link to the console page
+/// `page` where it is entered.
+fn send_code(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    links: &Links,
+    id: &AdministratorId,
+    page: &str,
 ) -> Result<()> {
     let admin = get(conn, id)?;
     let code = random_base62(ACTIVATION_CHARS);
@@ -980,7 +967,7 @@ pub fn send_login_code(
         minijinja::context! {
             name => admin.full_name,
             code => code,
-            link => format!("{}/console/login/phone", links.console),
+            link => format!("{}{page}", links.console),
             expires => expires.format("%Y-%m-%d %H:%M UTC").to_string(),
         },
     )?;

@@ -64,10 +64,9 @@ pub(crate) async fn list(
     let shown = found.data.len() as i64;
     let ctx = console.page("Customer accounts", "accounts", minijinja::context! {
         accounts => found.data.iter().map(row).collect::<Vec<_>>(), q => query.q.clone(), sort => query.sort.clone(),
-        total => found.records_total, filtered => found.records_filtered,
-        prev_start => (start > 0).then(|| (start - PAGE).max(0)),
-        next_start => (start + shown < found.records_filtered).then_some(start + PAGE),
+        total => found.records_total,
         can_create => console.actor.rights.allows(Area::CustomerAccounts, Verb::Create),
+        ..super::pager(start, shown, found.records_filtered, PAGE)
     });
     templates.render("accounts.html", ctx)
 }

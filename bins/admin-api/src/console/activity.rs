@@ -54,10 +54,8 @@ pub(crate) async fn list(
         "Activity log",
         "activity",
         minijinja::context! {
-            entries => rows, q => q, total => found.records_total, filtered => found.records_filtered,
-            shown_from => if shown == 0 { 0 } else { start + 1 }, shown_to => start + shown,
-            prev_start => (start > 0).then(|| (start - PAGE).max(0)),
-            next_start => (start + shown < found.records_filtered).then_some(start + PAGE),
+            entries => rows, q => q, total => found.records_total,
+            ..super::pager(start, shown, found.records_filtered, PAGE)
         },
     );
     templates.render("activity.html", ctx)

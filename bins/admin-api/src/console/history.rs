@@ -103,9 +103,8 @@ pub(crate) async fn list(
         .collect();
     let shown = entries.data.len() as i64;
     let ctx = base(minijinja::context! {
-        entries => rows, total => entries.records_total, filtered => entries.records_filtered,
-        prev_start => (start > 0).then(|| (start - PAGE).max(0)),
-        next_start => (start + shown < entries.records_filtered).then_some(start + PAGE),
+        entries => rows, total => entries.records_total,
+        ..super::pager(start, shown, entries.records_filtered, PAGE)
     });
     templates.render("history.html", ctx)
 }

@@ -28,20 +28,29 @@ pub(crate) struct LoginForm {
     password: String,
 }
 
-pub(crate) async fn form(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    templates: web::Data<Templates>,
+/// The login form: `status`, the e-mail given, field errors and a message (a refused login).
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    templates: &Templates,
+    status: actix_web::http::StatusCode,
+    (email, errors, error): (
+        &str,
+        std::collections::BTreeMap<String, String>,
+        Option<&str>,
+    ),
 ) -> Result<HttpResponse, ConsoleError> {
-    let (csrf, cookie) = anonymous_csrf(&req);
-    let mut page = templates.render(
+    let (csrf, cookie) = anonymous_csrf(req);
+    let mut page = templates.render_status(
+        status,
         "login.html",
         anonymous_page(
-            &req,
+            req,
             "Log in",
             &csrf,
             minijinja::context! {
-                email => "", self_registration => state.settings.console.self_registration,
+                email => email, errors => errors, error => error,
+                self_registration => state.settings.console.self_registration,
                 lost_phone => format!("{}/deactivate", state.settings.device_api.url()),
             },
         ),
@@ -50,6 +59,20 @@ pub(crate) async fn form(
         let _added = page.add_cookie(&cookie);
     }
     Ok(page)
+}
+
+pub(crate) async fn form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+) -> Result<HttpResponse, ConsoleError> {
+    login_page(
+        &req,
+        &state,
+        &templates,
+        actix_web::http::StatusCode::OK,
+        ("", Default::default(), None),
+    )
 }
 
 pub(crate) async fn submit(
@@ -96,22 +119,13 @@ pub(crate) async fn submit(
             let _added = response.add_cookie(&session_cookie(&req, token.expose()));
             Ok(response)
         }
-        Err((errors, message)) => {
-            let (csrf, _) = anonymous_csrf(&req);
-            templates.render_status(
-                actix_web::http::StatusCode::UNAUTHORIZED,
-                "login.html",
-                anonymous_page(
-                    &req,
-                    "Log in",
-                    &csrf,
-                    minijinja::context! {
-                        email => form.email.clone(), errors => errors, error => message,
-                        lost_phone => format!("{}/deactivate", state.settings.device_api.url()),
-                    },
-                ),
-            )
-        }
+        Err((errors, message)) => login_page(
+            &req,
+            &state,
+            &templates,
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            (&form.email, errors, message.as_deref()),
+        ),
     }
 }
 
@@ -388,20 +402,12 @@ async fn phone_page(
         Step::Gone => return Ok(redirect("/console/login")),
         Step::Done => return Ok(redirect("/console")),
         Step::Refused(message) => {
-            let (csrf, _) = anonymous_csrf(req);
-            let mut page = templates.render_status(
+            let mut page = login_page(
+                req,
+                state,
+                templates,
                 actix_web::http::StatusCode::UNAUTHORIZED,
-                "login.html",
-                anonymous_page(
-                    req,
-                    "Log in",
-                    &csrf,
-                    minijinja::context! {
-                        email => "", error => message,
-                        self_registration => state.settings.console.self_registration,
-                        lost_phone => format!("{}/deactivate", state.settings.device_api.url()),
-                    },
-                ),
+                ("", Default::default(), Some(message)),
             )?;
             let _added = page.add_cookie(&removed_session_cookie());
             return Ok(page);

@@ -308,6 +308,17 @@ impl FileUpload {
     }
 }
 
+/// The pager of a list page showing `shown` rows from `start`, `page` at a time, of `filtered`:
+/// which rows these are, and where Previous and Next go (none at the ends).
+pub(crate) fn pager(start: i64, shown: i64, filtered: i64, page: i64) -> Value {
+    minijinja::context! {
+        filtered => filtered,
+        shown_from => if shown == 0 { 0 } else { start + 1 }, shown_to => start + shown,
+        prev_start => (start > 0).then(|| (start - page).max(0)),
+        next_start => (start + shown < filtered).then_some(start + page),
+    }
+}
+
 pub(crate) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, to.to_owned()))

@@ -87,11 +87,9 @@ pub(crate) async fn list(
         "End users",
         "users",
         minijinja::context! {
-            users => rows, q => q, total => users.records_total, filtered => users.records_filtered,
-            shown_from => if shown == 0 { 0 } else { start + 1 }, shown_to => start + shown,
-            prev_start => (start > 0).then(|| (start - PAGE).max(0)),
-            next_start => (start + shown < users.records_filtered).then_some(start + PAGE),
+            users => rows, q => q, total => users.records_total,
             can_create => console.actor.rights.allows(Area::EndUsers, Verb::Create),
+            ..super::pager(start, shown, users.records_filtered, PAGE)
         },
     );
     templates.render("users.html", ctx)
