@@ -235,6 +235,39 @@ impl Installation {
         self.curl_version("2", method, url, extra)
     }
 
+    /// Waits for `listener` (`lanyard-device listen … --auto approve`) to end and checks that
+    /// it heard message `id` and approved it, and that the application, tracking it through
+    /// `frontend` with `app_pem`, sees `user` APPROVED. Returns what the listener printed.
+    fn heard_and_approved(
+        &self,
+        listener: Child,
+        frontend: &str,
+        app_pem: &str,
+        id: &str,
+        user: &str,
+    ) -> Value {
+        let out = listener.wait_with_output().expect("listener ends");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let heard: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(heard["delivered"][0]["message"]["messageId"], id);
+        assert_eq!(heard["delivered"][0]["answer"]["status"], "APPROVED");
+        let (_, tracked) = self.curl_version(
+            "1",
+            "GET",
+            &format!("{frontend}/{id}"),
+            &["--cert", app_pem],
+        );
+        assert_eq!(
+            tracked["recipients"],
+            json!([{"userId": user, "status": "APPROVED"}])
+        );
+        heard
+    }
+
     /// As [`Self::curl`] with another `X-PBM-API-VERSION` (the messaging API is version 1).
     fn curl_version(
         &self,
@@ -1271,26 +1304,8 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     let body = body.as_str();
     let sent = install.send_message(&frontend, &app_pem, body);
     let id = sent["messageId"].as_str().expect("messageId").to_owned();
-    let out = listener.wait_with_output().expect("listener ends");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let heard: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(heard["delivered"][0]["message"]["messageId"], id.as_str());
+    let heard = install.heard_and_approved(listener, &frontend, &app_pem, &id, "ivo");
     assert_eq!(heard["delivered"][0]["message"]["status"], "NOTIFIED");
-    assert_eq!(heard["delivered"][0]["answer"]["status"], "APPROVED");
-    let (_, tracked) = install.curl_version(
-        "1",
-        "GET",
-        &format!("{frontend}/{id}"),
-        &["--cert", &app_pem],
-    );
-    assert_eq!(
-        tracked["recipients"],
-        json!([{"userId": "ivo", "status": "APPROVED"}])
-    );
     // The callback of the approval arrived, signed with the application's secret.
     let (_, secret) = install.curl(
         "GET",
@@ -1499,27 +1514,9 @@ fn a_message_crosses_processes(backend: Backend) {
     let body = r#"{"recipients":["pia"],"subject":"Log in?","body":"b","availability":60,"type":"authorization","callbackUrl":null}"#;
     let sent = install.send_message(&frontend, &app_pem, body);
     let id = sent["messageId"].as_str().expect("id").to_owned();
-    let out = listener.wait_with_output().expect("listener ends");
+    install.heard_and_approved(listener, &frontend, &app_pem, &id, "pia");
     let _stopped = other.kill();
     let _reaped = other.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let heard: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(heard["delivered"][0]["message"]["messageId"], id.as_str());
-    assert_eq!(heard["delivered"][0]["answer"]["status"], "APPROVED");
-    let (_, tracked) = install.curl_version(
-        "1",
-        "GET",
-        &format!("{frontend}/{id}"),
-        &["--cert", &app_pem],
-    );
-    assert_eq!(
-        tracked["recipients"],
-        json!([{"userId": "pia", "status": "APPROVED"}])
-    );
     running.stop();
 }
 

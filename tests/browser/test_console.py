@@ -915,10 +915,233 @@ def test_console_login_needs_the_phones_approval(lanyard, browser, tmp_path):
     wait_for_title(driver, "Activity log")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#activity tbody tr")]
     assert len(rows) == 4, rows
-    assert all("pia@pl.example" in r and "Console login" in r for r in rows), rows
+    assert all("pia@pl.example" in r and "Console approval" in r for r in rows), rows
     assert rows[0].endswith("APPROVED") and rows[-1].endswith("DENIED"), rows
     fill(driver, q="denied")
     submit(driver, "/console/activity")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#activity tbody tr")]
     assert len(rows) == 1 and rows[0].endswith("DENIED"), rows
+    assert_no_console_errors(driver)
+
+
+def send_message(driver):
+    """Clicks Send (the compose form's first button is Search)."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "message-send").click()
+    wait_for_new_page(old)
+
+
+def test_messages_from_the_console_with_history_and_evidences(lanyard, browser, tmp_path):
+    """Seed 000 "Messaging to users", "Advanced messages": an administrator sends an
+    authorization with the advanced fields folded out (a chosen secureId whose validation is
+    enforced, an external identity); a wrong structured body is refused at its field; the phone
+    (lanyard-device) gets it on its real-time channel and approves it with the secureId; the
+    message page then shows APPROVED and both evidences, and the downloaded one verifies with
+    openssl against the platform CA. The end user's page leads to their message history."""
+    driver = browser
+    org = lanyard.cli("org", "create", "--name", "Shop Ltd", "--email", "it@shop.example")
+    lanyard.cli("admin", "invite", "--account", org, "--email", "max@shop.example")
+    register_and_activate(lanyard, driver, "max@shop.example", "Max Messenger")
+    log_in(lanyard, driver, "max@shop.example")
+    ca = str(pathlib.Path(lanyard.dir) / "data" / "ca.pem")
+
+    # No application yet: the page says where to add one.
+    driver.find_element(By.LINK_TEXT, "Messages").click()
+    assert "Access keys" in driver.find_element(By.ID, "no-sender").text
+    driver.find_element(By.LINK_TEXT, "Access keys").click()
+    fill(driver, name="webshop")
+    submit(driver, "/console/access-keys")
+
+    # An end user with an enrolled phone.
+    driver.find_element(By.LINK_TEXT, "End users").click()
+    driver.find_element(By.LINK_TEXT, "Add end user").click()
+    fill(driver, userId="mia", fullName="Mia", email="mia@shop.example")
+    submit(driver)
+    driver.find_element(By.LINK_TEXT, "mia").click()
+    oid = driver.current_url.rsplit("/", 1)[1]
+    submit(driver, f"/console/users/{oid}/enroll")
+    link = decode_qr(driver.find_element(By.CSS_SELECTOR, "img[id^='qr-']"), tmp_path / "qr.png")
+    code, enrolled = lanyard_device(tmp_path / "mia", "enroll", link, "--ca-file", ca, "--name", "mia-phone")
+    assert code == 0, enrolled
+
+    # A one-time password with a body that is not its JSON: refused at the body, the advanced
+    # fields open, what was typed kept.
+    driver.find_element(By.LINK_TEXT, "Messages").click()
+    fill(driver, recipients="mia", subject="Your code", body="123456")
+    driver.find_element(By.CSS_SELECTOR, "#advanced summary").click()
+    driver.find_element(By.CSS_SELECTOR, "#type option[value=otp]").click()
+    send_message(driver)
+    assert "one-time password is JSON" in driver.find_element(By.ID, "body-error").text
+    assert driver.find_element(By.ID, "advanced").get_attribute("open") is not None
+    assert driver.find_element(By.ID, "subject").get_attribute("value") == "Your code"
+
+    # The authorization, to a recipient found by searching, with an enforced secureId and an
+    # external identity. Enter in a field searches, it never sends.
+    driver.find_element(By.ID, "recipients").clear()
+    fill(driver, find="MI")
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "find").send_keys("\n")
+    wait_for_new_page(old)
+    assert driver.find_elements(By.CSS_SELECTOR, "input[name=pick][value=mia]"), driver.page_source[:3000]
+    assert driver.find_element(By.ID, "subject").get_attribute("value") == "Your code", "nothing typed is lost"
+    driver.find_element(By.CSS_SELECTOR, "input[name=pick][value=mia]").click()
+    fill(driver, subject="Approve order 1042?", body="3 items, 120 EUR.", secureId="ORDER7",
+         externalIdentity="Shop Ltd")
+    driver.find_element(By.CSS_SELECTOR, "#type option[value=authorization]").click()
+    driver.find_element(By.ID, "enforceSecureId").click()
+    screenshot(driver, f"{lanyard.backend}-21-compose")
+    send_message(driver)
+    assert driver.find_element(By.CSS_SELECTOR, "p.notice").text == "Message sent."
+    message_id = driver.find_element(By.ID, "message-id").text
+    assert "ORDER7 (validation enforced)" in driver.find_element(By.ID, "message-secure-id").text
+    assert driver.find_element(By.CSS_SELECTOR, "#recipients td.status").text == "PENDING"
+
+    # The phone: the message with the advanced fields but not the enforced code, which the
+    # person must type: without it the phone cannot approve; with it, approved.
+    code, refused = lanyard_device(tmp_path / "mia", "listen", "--count", "1", "--auto", "approve")
+    assert code != 0 and "enforces secureId validation" in refused, refused
+    code, inbox = lanyard_device(tmp_path / "mia", "messages")
+    assert code == 0, inbox
+    shown = inbox["data"][0]
+    assert shown["messageId"] == message_id and shown["externalIdentity"] == "Shop Ltd"
+    assert shown["enforceSecureId"] is True and shown.get("secureId") is None, shown
+    code, approved = lanyard_device(tmp_path / "mia", "approve", message_id, "--secure-id", "ORDER7")
+    assert code == 0, approved
+    assert approved["status"] == "APPROVED"
+
+    driver.get(f"{lanyard.url}/console/messages/{message_id}")
+    assert driver.find_element(By.CSS_SELECTOR, "#recipients td.status").text == "APPROVED"
+    evidences = driver.find_elements(By.CSS_SELECTOR, "#recipients a.evidence")
+    assert [e.text.split(" ")[0] for e in evidences] == ["PROOF_OF_DELIVERY", "SIGNED_TRANSACTION"]
+    screenshot(driver, f"{lanyard.backend}-22-message")
+    path = evidences[1].get_attribute("href").replace(lanyard.url, "")
+    der = tmp_path / "evidence.p7m"
+    der.write_bytes(download(lanyard, driver, path))
+    verified = subprocess.run(["openssl", "cms", "-verify", "-inform", "DER", "-binary", "-in", str(der),
+                               "-CAfile", ca, "-out", str(tmp_path / "countersigned.json")],
+                              capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
+    statement = json.loads((tmp_path / "countersigned.json").read_text())["statement"]
+    assert "secureId: ORDER7" in statement and "decision: APPROVED" in statement, statement
+
+    # The list, and Mia's history from her page.
+    driver.find_element(By.LINK_TEXT, "Messages").click()
+    assert "1 APPROVED" in driver.find_element(By.ID, "messages").text
+    driver.get(f"{lanyard.url}/console/users/{oid}")
+    driver.find_element(By.ID, "user-messages").click()
+    assert "Messages to mia" in driver.title
+    assert "Approve order 1042?" in driver.find_element(By.ID, "messages").text
+    assert not driver.find_elements(By.ID, "send-message"), "a person's history has no send form"
+    assert_no_console_errors(driver)
+
+
+@pytest.mark.phone_login
+def test_the_phone_approves_password_resets_and_account_deletions(lanyard, browser, tmp_path):
+    """SPEC §1: a forgotten password is reset by the e-mailed link, then approved on the phone;
+    deleting a customer account, which cannot be undone, also waits for the phone. Without a
+    phone the link alone resets the password. Denied, nothing changes; approved, it is done."""
+    driver = browser
+    dist = lanyard.cli("org", "create", "--kind", "distributor", "--name", "Approving Ltd", "--email", "it@ap.example")
+    lanyard.cli("admin", "invite", "--account", dist, "--email", "ada@ap.example")
+    register_and_activate(lanyard, driver, "ada@ap.example", "Ada Approver")
+    ca = str(pathlib.Path(lanyard.dir) / "data" / "ca.pem")
+    phone = tmp_path / "phone"
+
+    def reset_link():
+        driver.get(lanyard.url + "/console/forgot-password")
+        fill(driver, email="ada@ap.example")
+        submit(driver)
+        while True:  # past the phone's confirmation letter
+            found = re.search(r"(https://\S+/console/reset-password\?token=\w+)", lanyard.wait_mail("ada@ap.example"))
+            if found:
+                return found.group(1)
+
+    def choose(link, password):
+        driver.get(link)
+        fill(driver, password=password, password2=password)
+        submit(driver)
+
+    # No phone yet: the link alone sets the new password.
+    second = "the second password of ada"
+    choose(reset_link(), second)
+    assert "Your new password is set" in driver.page_source
+
+    # The first login enrolls a phone (e-mailed code, QR code) and is approved on it.
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="ada@ap.example", password=second)
+    submit(driver)
+    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("ada@ap.example")).group(1)
+    fill(driver, code=code)
+    submit(driver, "/console/login/phone")
+    link = decode_qr(driver.find_element(By.ID, "enrollment-qr"), tmp_path / "qr.png")
+    status, enrolled = lanyard_device(phone, "enroll", link, "--ca-file", ca, "--name", "Ada's phone")
+    assert status == 0, enrolled
+    wait_for_title(driver, "Approve on your phone")
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "approve")
+    assert status == 0, answered
+    wait_for_title(driver, "Dashboard")
+
+    # Deleting a customer account: denied on the phone, the account stays; approved, it goes.
+    driver.get(lanyard.url + "/console/accounts/new")
+    fill(driver, name="Doomed Inc", mainEmail="it@doomed.example", manager="Dee", street="1 Main St", zip="1000",
+         city="Brussels", country="Belgium", contactTitle="Ms", contactFirstName="Dee", contactLastName="Oom",
+         contactJobTitle="CEO")
+    submit(driver)
+    assert driver.find_element(By.ID, "account-status").text == "Created"
+    customer = driver.current_url.rsplit("/", 1)[1]
+
+    def delete_customer():
+        driver.get(f"{lanyard.url}/console/accounts/{customer}")
+        driver.find_element(By.NAME, "confirm").click()
+        old = driver.find_element(By.TAG_NAME, "html")
+        driver.find_element(By.ID, "action-delete").click()
+        wait_for_new_page(old)
+        assert "Approve on your phone" in driver.title, driver.page_source[:2000]
+        return driver.find_element(By.ID, "secure-id").text
+
+    secure_id = delete_customer()
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "deny")
+    assert status == 0, answered
+    assert answered["delivered"][0]["message"]["secureId"] == secure_id
+    assert "Doomed Inc" in answered["delivered"][0]["message"]["subject"]
+    wait_for_title(driver, "Account not deleted")
+    assert "denied on your phone" in driver.page_source
+    driver.get(lanyard.url + "/console/accounts")
+    assert "Doomed Inc" in driver.find_element(By.TAG_NAME, "main").text
+    delete_customer()
+    screenshot(driver, f"{lanyard.backend}-23-delete-approval")
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "approve")
+    assert status == 0, answered
+    wait_for_title(driver, "Account deleted")
+    driver.get(lanyard.url + "/console/accounts")
+    assert "Doomed Inc" not in driver.find_element(By.TAG_NAME, "main").text
+
+    # A forgotten password with a phone: the new one waits for it. Denied, the old password
+    # stays; the same link asks again, and approved, the new one is set.
+    log_out(driver)
+    link = reset_link()
+    third = "the third password of ada"
+    choose(link, third)
+    assert "Approve on your phone" in driver.title, driver.page_source[:2000]
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "deny")
+    assert status == 0, answered
+    assert answered["delivered"][0]["message"]["subject"] == "Reset your console password"
+    wait_for_title(driver, "Password not changed")
+    assert "denied on your phone" in driver.page_source
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="ada@ap.example", password=third)
+    submit(driver)
+    assert "Approve on your phone" not in driver.title, "the denied password does not log in"
+    choose(link, third)
+    status, answered = lanyard_device(phone, "listen", "--count", "1", "--auto", "approve")
+    assert status == 0, answered
+    wait_for_title(driver, "Password changed")
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="ada@ap.example", password=second)
+    submit(driver)
+    assert "Approve on your phone" not in driver.title, "the old password no longer logs in"
+    driver.get(lanyard.url + "/console/login")
+    fill(driver, email="ada@ap.example", password=third)
+    submit(driver)
+    assert "Approve on your phone" in driver.title
     assert_no_console_errors(driver)

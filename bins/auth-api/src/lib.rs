@@ -8,7 +8,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use lanyard_core::ErrorCode;
 use lanyard_messaging::message::{self, Message, NewMessage, Sender};
-use lanyard_messaging::status::RecipientStatus;
 use lanyard_web::api_version::require_frontend;
 use lanyard_web::auth::ApplicationCaller;
 use lanyard_web::extract::Json;
@@ -110,14 +109,7 @@ async fn send(
         .await?;
     // Committed: wake the recipients' phones listening to this process at once, and the apps
     // of those that registered for pushes.
-    let mut people = Vec::new();
-    for r in &sent.recipients {
-        if let (RecipientStatus::Pending, Some(user)) = (r.status, &r.end_user_id) {
-            state.wakeups.wake(user);
-            people.push(user.clone());
-        }
-    }
-    lanyard_web::push::wake_phones(&state, account, people, sent.id.clone());
+    lanyard_web::push::deliver(&state, account, &sent, false);
     Ok(HttpResponse::Ok().json(MessageData::from(sent)))
 }
 

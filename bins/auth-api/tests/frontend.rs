@@ -3,16 +3,14 @@
 //! with the random parts replaced by placeholders) and every error case.
 
 use actix_web::http::StatusCode;
-use diesel::prelude::*;
 use lanyard_core::SystemClock;
 use lanyard_core::id::AccountId;
 use lanyard_identity::access_key::{self, KeyKind, KeySource};
 use lanyard_identity::account::{self, NewAccount};
+use lanyard_identity::application;
 use lanyard_identity::end_user::{self, EndUserChanges, NewEndUser};
 use lanyard_identity::rights::Actor;
-use lanyard_identity::{AccountKind, application};
 use lanyard_store::Backend;
-use lanyard_store::schema::devices;
 use lanyard_web::startup::Service;
 use lanyard_web::testing::TlsTestApp;
 use serde_json::{Value, json};
@@ -26,12 +24,7 @@ fn org(app: &TlsTestApp, name: &str) -> Org {
     let id = account::create(
         &mut app.db.conn(),
         &SystemClock,
-        NewAccount {
-            kind: AccountKind::Organization,
-            name: name.into(),
-            contact_email: None,
-            parent: None,
-        },
+        NewAccount::organization(name),
     )
     .expect("org")
     .id;
@@ -87,24 +80,14 @@ fn person(app: &TlsTestApp, org: &Org, alias: &str, phone: bool) {
     )
     .expect("user");
     if phone {
-        let now = chrono::Utc::now().naive_utc();
-        diesel::insert_into(devices::table)
-            .values((
-                devices::id.eq(format!("device-{alias}")),
-                devices::account_id.eq(org.id.as_str()),
-                devices::end_user_id.eq(user.id.as_str()),
-                devices::enrollment_id.eq(format!("enrollment-{alias}")),
-                devices::name.eq("phone"),
-                devices::vendor_id.eq(alias),
-                devices::device_type.eq("ANDROID"),
-                devices::app_version.eq("1.0"),
-                devices::deactivation_hash.eq("x"),
-                devices::status.eq("active"),
-                devices::created_at.eq(now),
-                devices::last_seen_at.eq(now),
-            ))
-            .execute(&mut conn)
-            .expect("device");
+        lanyard_store::testing::active_device(
+            &mut conn,
+            &format!("device-{alias}"),
+            org.id.as_str(),
+            lanyard_store::testing::DeviceOwner::EndUser(user.id.as_str()),
+            "ANDROID",
+            None,
+        );
     }
 }
 

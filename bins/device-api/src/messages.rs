@@ -24,6 +24,22 @@ struct MessageData {
     recipient: String,
     content_hash: String,
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_identity: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    enforce_secure_id: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachment: Option<AttachmentData>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentData {
+    name: String,
+    url: String,
+    expiration_date: String,
 }
 
 impl From<DeviceMessage> for MessageData {
@@ -38,6 +54,14 @@ impl From<DeviceMessage> for MessageData {
             secure_id: m.secure_id,
             recipient: m.recipient,
             content_hash: m.content_hash,
+            preview: m.preview,
+            external_identity: m.external_identity,
+            enforce_secure_id: m.enforce_secure_id,
+            attachment: m.attachment.map(|a| AttachmentData {
+                expiration_date: a.expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                name: a.name,
+                url: a.url,
+            }),
         }
     }
 }
@@ -115,9 +139,6 @@ pub(crate) async fn evidence(
     })))
 }
 
-/// How often a channel looks for messages sent through another process (the same process wakes
-/// it at once).
-const POLL: Duration = Duration::from_millis(500);
 /// A comment line this often keeps proxies from closing an idle channel.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -152,7 +173,9 @@ impl Channel {
         let idle_since = Instant::now();
         loop {
             if !self.first {
-                let wait = tokio::time::sleep(POLL);
+                // Woken at once by this process (and, on PostgreSQL, by the others); the poll is
+                // for what no wake-up announced.
+                let wait = tokio::time::sleep(self.state.wakeups.poll_interval());
                 tokio::pin!(wait);
                 loop {
                     tokio::select! {
@@ -197,8 +220,9 @@ impl Channel {
 
 /// `GET /messages/stream`: the real-time channel (server-sent events). Every open message is
 /// sent once as `event: message`; a new one arrives within milliseconds when sent through this
-/// process, within half a second from another process sharing the database. Telling the phone
-/// marks a `PENDING` recipient `NOTIFIED`.
+/// process or, on PostgreSQL, through another process sharing the database (LISTEN/NOTIFY); on
+/// SQLite, within half a second from another process. Telling the phone marks a `PENDING`
+/// recipient `NOTIFIED`.
 pub(crate) async fn stream(
     state: web::Data<AppState>,
     caller: DeviceCaller,

@@ -10,7 +10,7 @@ use lanyard_enrollment::enrollment::{self, Holder, Links};
 use lanyard_identity::account::{self, NewAccount};
 use lanyard_identity::end_user::{self, NewEndUser};
 use lanyard_identity::rights::Actor;
-use lanyard_identity::{AccountKind, application, maintenance};
+use lanyard_identity::{application, maintenance};
 use lanyard_messaging::evidence::{self, EvidenceKind};
 use lanyard_messaging::message::{self, NewMessage, Sender};
 use lanyard_messaging::status::{MessageKind, RecipientStatus};
@@ -125,6 +125,23 @@ fn enroll_phone(
     }
 }
 
+/// The organization "Acme" with its API actor and the application "Bank".
+fn organization(
+    app: &TlsTestApp,
+) -> (lanyard_core::id::AccountId, Actor, application::Application) {
+    let org = account::create(
+        &mut app.db.conn(),
+        &SystemClock,
+        NewAccount::organization("Acme"),
+    )
+    .expect("org")
+    .id;
+    let actor = Actor::api_token(org.clone(), "t");
+    let bank =
+        application::create(&mut app.db.conn(), &SystemClock, &actor, &org, "Bank").expect("app");
+    (org, actor, bank)
+}
+
 async fn call(
     client: &awc::Client,
     app: &TlsTestApp,
@@ -192,21 +209,7 @@ async fn a_phone_receives_and_decides_with_evidences(backend: Backend) {
     else {
         return;
     };
-    let org = account::create(
-        &mut app.db.conn(),
-        &SystemClock,
-        NewAccount {
-            kind: AccountKind::Organization,
-            name: "Acme".into(),
-            contact_email: None,
-            parent: None,
-        },
-    )
-    .expect("org")
-    .id;
-    let actor = Actor::api_token(org.clone(), "t");
-    let bank =
-        application::create(&mut app.db.conn(), &SystemClock, &actor, &org, "Bank").expect("app");
+    let (org, actor, bank) = organization(&app);
     let sender = Sender {
         account: org.clone(),
         application_id: bank.id.clone(),
@@ -449,6 +452,133 @@ async fn a_phone_receives_and_decides_with_evidences(backend: Backend) {
         &app.root_pem,
         false
     ));
+}
+
+/// "Enforce secureId validation" (seed 000 "Advanced messages"): the approval's statement must
+/// carry the secureId the person typed; an approval without it, or with another code, is refused
+/// and changes nothing. The phone gets the advanced fields with the message.
+async fn an_enforced_secure_id_must_be_typed(backend: Backend) {
+    let Some(app) =
+        TlsTestApp::start(backend, Service::Device, lanyard_device_api::configure).await
+    else {
+        return;
+    };
+    let (org, actor, bank) = organization(&app);
+    let ops = lanyard_identity::admin::create_first(
+        &mut app.db.conn(),
+        &SystemClock,
+        &org,
+        &lanyard_core::Email::parse("ops@acme.example").expect("email"),
+        "Ops",
+        "correct horse battery staple",
+    )
+    .expect("admin");
+    let ann = enroll_phone(&app, &org, &actor, "ann");
+    let new = message::ConsoleMessage {
+        recipients: "ann".into(),
+        subject: "Pay 120 EUR?".into(),
+        body: "To Globex.".into(),
+        availability: "300".into(),
+        kind: "authorization".into(),
+        secure_id: "PAY42".into(),
+        enforce_secure_id: true,
+        external_identity: "Acme Bank".into(),
+        preview: "A payment".into(),
+        ..message::ConsoleMessage::default()
+    }
+    .check(&SystemClock, ops.id.as_str())
+    .expect("valid");
+    let sent = message::send_from_console(
+        &mut app.db.conn(),
+        &SystemClock,
+        &actor,
+        &org,
+        &bank.id,
+        &new,
+    )
+    .expect("send");
+    let client = app.client(Some(&ann.identity()));
+    let (_, fetched) = call(
+        &client,
+        &app,
+        Method::GET,
+        &format!("/messages/{}", sent.id),
+        None,
+    )
+    .await;
+    // The phone is not told the code: the person types what the application shows.
+    assert_eq!(fetched["secureId"], Value::Null);
+    assert_eq!(fetched["enforceSecureId"], true);
+    assert_eq!(fetched["externalIdentity"], "Acme Bank");
+    assert_eq!(fetched["preview"], "A payment");
+    let hash = fetched["contentHash"].as_str().expect("hash").to_owned();
+    let path = format!("/messages/{}/evidences", sent.id);
+    let approve = |typed: Option<&str>| {
+        let mut text = evidence::statement(
+            EvidenceKind::SignedTransaction,
+            &sent.id,
+            &hash,
+            "ann",
+            &ann.id,
+            RecipientStatus::Approved,
+            chrono::Utc::now(),
+        );
+        if let Some(code) = typed {
+            // The typed code goes before the time line, as docs/evidence.md says.
+            let at = text.rfind("\ntime: ").expect("time line");
+            text.insert_str(at, &format!("\nsecureId: {code}"));
+        }
+        json!({"type": "SIGNED_TRANSACTION", "cms": ann.sign(&text)})
+    };
+    let delivered = ann.sign(&evidence::statement(
+        EvidenceKind::ProofOfDelivery,
+        &sent.id,
+        &hash,
+        "ann",
+        &ann.id,
+        RecipientStatus::Downloaded,
+        chrono::Utc::now(),
+    ));
+    let body = json!({"type": "PROOF_OF_DELIVERY", "cms": delivered});
+    let (status, answer) = call(&client, &app, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    refused(
+        &call(&client, &app, Method::POST, &path, Some(approve(None))).await,
+        "MALFORMED_INPUT",
+        "secureId",
+    );
+    refused(
+        &call(
+            &client,
+            &app,
+            Method::POST,
+            &path,
+            Some(approve(Some("PAY24"))),
+        )
+        .await,
+        "MALFORMED_INPUT",
+        "PAY42",
+    );
+    let (status, answer) = call(
+        &client,
+        &app,
+        Method::POST,
+        &path,
+        Some(approve(Some("PAY42"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "APPROVED");
+}
+
+#[actix_rt::test]
+async fn enforced_secure_id_on_sqlite() {
+    an_enforced_secure_id_must_be_typed(Backend::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn enforced_secure_id_on_postgres() {
+    an_enforced_secure_id_must_be_typed(Backend::Postgres).await;
 }
 
 #[actix_rt::test]

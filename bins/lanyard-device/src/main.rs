@@ -120,11 +120,18 @@ enum Command {
         /// Answer every message automatically (tests, load tests).
         #[arg(long, value_enum, default_value = "none")]
         auto: Auto,
+        /// The secureId to type for messages that enforce its validation.
+        #[arg(long)]
+        secure_id: Option<String>,
     },
     /// Approve a message (authorization, esign), with a signed evidence.
     Approve {
         /// messageId.
         id: String,
+        /// The secureId the application shows, as the person types it: needed when the message
+        /// enforces secureId validation.
+        #[arg(long)]
+        secure_id: Option<String>,
     },
     /// Deny a message (authorization, esign), with a signed evidence.
     Deny {
@@ -135,6 +142,10 @@ enum Command {
     Seen {
         /// messageId.
         id: String,
+        /// The secureId the application shows, as the person types it: needed to open a
+        /// one-time password that enforces secureId validation.
+        #[arg(long)]
+        secure_id: Option<String>,
     },
     /// Deregister this device: its certificate is revoked and the local state removed.
     Deregister,
@@ -216,11 +227,15 @@ async fn run(cli: Cli) -> Result<serde_json::Value, DeviceError> {
             let device = Device::open(&cli.state)?;
             Ok(serde_json::json!({ "data": json(&device.inbox().await?) }))
         }
-        Command::Listen { count, auto } => {
+        Command::Listen {
+            count,
+            auto,
+            secure_id,
+        } => {
             let device = Device::open(&cli.state)?;
             let delivered = device
-                .listen(count, |m| {
-                    let decides = m.kind != "message";
+                .listen_typed(count, secure_id.as_deref(), |m| {
+                    let decides = matches!(m.kind.as_str(), "authorization" | "esign");
                     match auto {
                         Auto::None => None,
                         Auto::Receive => Some(Answer::Received),
@@ -233,9 +248,23 @@ async fn run(cli: Cli) -> Result<serde_json::Value, DeviceError> {
                 .await?;
             Ok(serde_json::json!({ "delivered": json(&delivered) }))
         }
-        Command::Approve { id } => answer(&cli.state, &id, Answer::Approve).await,
+        Command::Approve { id, secure_id } => {
+            let device = Device::open(&cli.state)?;
+            Ok(json(
+                &device
+                    .answer_typed(&id, Answer::Approve, secure_id.as_deref())
+                    .await?,
+            ))
+        }
         Command::Deny { id } => answer(&cli.state, &id, Answer::Deny).await,
-        Command::Seen { id } => answer(&cli.state, &id, Answer::Seen).await,
+        Command::Seen { id, secure_id } => {
+            let device = Device::open(&cli.state)?;
+            Ok(json(
+                &device
+                    .answer_typed(&id, Answer::Seen, secure_id.as_deref())
+                    .await?,
+            ))
+        }
         Command::Deregister => {
             let device = Device::open(&cli.state)?;
             let id = device.deregister().await?;

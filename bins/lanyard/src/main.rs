@@ -495,6 +495,9 @@ fn up(settings: Settings) -> anyhow::Result<()> {
         let (state, booted) = actix_web::web::block(move || startup::prepare(settings))
             .await
             .context("startup task")??;
+        let mut state = state;
+        // device-api is one of the three servers here: its channels hear other processes.
+        state.listen_for_wakeups()?;
         lanyard_web::mail_sender::spawn(state.clone())?;
         lanyard_web::housekeeping::spawn(state.clone());
         // Listen for the stop signals before anything is announced, once for all three servers.

@@ -28,6 +28,30 @@ pub struct InboxMessage {
     pub content_hash: String,
     /// The recipient's status.
     pub status: String,
+    /// One line for the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+    /// The sender's name to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_identity: Option<String>,
+    /// The person must type the secureId to approve.
+    #[serde(default)]
+    pub enforce_secure_id: bool,
+    /// A document to download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
+}
+
+/// A document attached by URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// The document's name.
+    pub name: String,
+    /// Where to download it.
+    pub url: String,
+    /// Until when it is there.
+    pub expiration_date: String,
 }
 
 /// The server's answer to an evidence.
@@ -93,15 +117,26 @@ fn iso(secs: i64, millis: u32) -> String {
     )
 }
 
-/// The statement of docs/evidence.md.
-fn statement(kind: &str, message: &InboxMessage, device_id: &str, decision: &str) -> String {
-    format!(
-        "lanyard-evidence-v1\ntype: {kind}\nmessage: {}\ncontent: {}\nrecipient: {}\ndevice: {device_id}\ndecision: {decision}\ntime: {}",
-        message.message_id,
-        message.content_hash,
-        message.recipient,
-        now_iso()
-    )
+/// The statement of docs/evidence.md; `typed` is the secureId the person typed (an approval of
+/// a message that enforces secureId validation carries it).
+fn statement(
+    kind: &str,
+    message: &InboxMessage,
+    device_id: &str,
+    decision: &str,
+    typed: Option<&str>,
+) -> String {
+    let mut text = format!(
+        "lanyard-evidence-v1\ntype: {kind}\nmessage: {}\ncontent: {}\nrecipient: {}\ndevice: {device_id}\ndecision: {decision}",
+        message.message_id, message.content_hash, message.recipient,
+    );
+    if let Some(code) = typed {
+        text.push_str("\nsecureId: ");
+        text.push_str(code);
+    }
+    text.push_str("\ntime: ");
+    text.push_str(&now_iso());
+    text
 }
 
 /// One message the channel delivered, and what was answered.
@@ -135,6 +170,17 @@ impl Device {
     pub async fn listen(
         &self,
         count: usize,
+        decide: impl FnMut(&InboxMessage) -> Option<Answer>,
+    ) -> Result<Vec<Delivered>> {
+        self.listen_typed(count, None, decide).await
+    }
+
+    /// As [`Device::listen`], typing `typed` as the secureId of messages that enforce its
+    /// validation (the person who reads the application's code right).
+    pub async fn listen_typed(
+        &self,
+        count: usize,
+        typed: Option<&str>,
         mut decide: impl FnMut(&InboxMessage) -> Option<Answer>,
     ) -> Result<Vec<Delivered>> {
         use futures_util::StreamExt;
@@ -183,7 +229,10 @@ impl Device {
                                 detail: format!("{e}: {data}"),
                             })?;
                         let answer = match decide(&message) {
-                            Some(answer) => Some(self.answer(&message.message_id, answer).await?),
+                            Some(answer) => Some(
+                                self.answer_typed(&message.message_id, answer, typed)
+                                    .await?,
+                            ),
                             None => None,
                         };
                         delivered.push(Delivered { message, answer });
@@ -203,18 +252,49 @@ impl Device {
     /// not acknowledged it yet, then (unless only `Received`) the signed decision. Returns the
     /// last answer of the server.
     pub async fn answer(&self, id: &str, answer: Answer) -> Result<EvidenceAnswer> {
+        self.answer_typed(id, answer, None).await
+    }
+
+    /// As [`Device::answer`], with the secureId the person typed: a message that enforces
+    /// secureId validation is approved (an enforced one-time password opened) only with it,
+    /// and refused here without one.
+    pub async fn answer_typed(
+        &self,
+        id: &str,
+        answer: Answer,
+        typed: Option<&str>,
+    ) -> Result<EvidenceAnswer> {
         let message = self.message(id).await?;
+        // The phone is not given an enforced secureId: the person types what the application
+        // shows, and the approval (the opening of a one-time password) carries it.
+        let needs_code = message.enforce_secure_id
+            && (answer == Answer::Approve || (answer == Answer::Seen && message.kind == "otp"));
+        let typed = match (needs_code, typed) {
+            (false, _) => None,
+            (true, Some(code)) => Some(code),
+            (true, None) => {
+                return Err(DeviceError::Input(format!(
+                    "message {id} enforces secureId validation: type the code the application shows (--secure-id)"
+                )));
+            }
+        };
         let device = self.state().device_id.clone();
         let mut last = None;
         if matches!(message.status.as_str(), "PENDING" | "NOTIFIED") {
-            let proof = statement("PROOF_OF_DELIVERY", &message, &device, "DOWNLOADED");
+            let proof = statement("PROOF_OF_DELIVERY", &message, &device, "DOWNLOADED", None);
             last = Some(
                 self.upload_evidence(id, "PROOF_OF_DELIVERY", &proof)
                     .await?,
             );
         }
         if answer != Answer::Received {
-            let signed = statement("SIGNED_TRANSACTION", &message, &device, answer.decision());
+            let signed = statement(
+                "SIGNED_TRANSACTION",
+                &message,
+                &device,
+                answer.decision(),
+                typed,
+            );
             last = Some(
                 self.upload_evidence(id, "SIGNED_TRANSACTION", &signed)
                     .await?,

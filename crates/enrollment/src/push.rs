@@ -352,3 +352,19 @@ pub fn summary(
         apns: c.apns.map(|a| (a.team_id, a.key_id, a.topic)),
     })
 }
+
+/// Forgets device `device_id`'s push token `token` after its gateway answered that it is no
+/// longer valid (FCM `UNREGISTERED`, APNs `BadDeviceToken`/`Unregistered`): it is not pushed to
+/// again until the app registers a new token. A token the app replaced meanwhile is kept.
+/// Returns whether it was forgotten.
+pub fn forget_token(conn: &mut DbConnection, device_id: &str, token: &str) -> Result<bool> {
+    use lanyard_store::schema::devices;
+    let changed = diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::push_registration.eq(token)),
+    )
+    .set(devices::push_registration.eq(None::<String>))
+    .execute(conn)?;
+    Ok(changed == 1)
+}

@@ -179,6 +179,18 @@ pub struct NewAccount {
     pub parent: Option<Oid>,
 }
 
+impl NewAccount {
+    /// An organization named `name` directly below the platform, without a contact e-mail.
+    pub fn organization(name: &str) -> Self {
+        Self {
+            kind: AccountKind::Organization,
+            name: name.to_owned(),
+            contact_email: None,
+            parent: None,
+        }
+    }
+}
+
 /// Creates an account below `new.parent` (the platform by default). Only distributors and the
 /// platform may have children.
 pub fn create(conn: &mut DbConnection, clock: &dyn Clock, new: NewAccount) -> Result<Account> {

@@ -1249,10 +1249,78 @@ pub fn reset_password(
     new: &str,
 ) -> Result<Administrator> {
     write_transaction(conn, |conn| {
-        let (id, _) = consume_token(conn, clock, "password_reset", token)?;
+        let reset = check_password_reset(conn, clock, token, new)?;
+        finish_password_reset(conn, clock, &reset)
+    })
+}
+
+/// A password reset checked but not applied yet: it waits for the administrator's phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingReset {
+    /// The administrator.
+    pub administrator: AdministratorId,
+    /// The reset link's token row (its id, not the secret).
+    pub token_id: String,
+    /// The new password's hash.
+    pub password_hash: String,
+}
+
+/// Checks a reset link's token (valid, unused, unexpired) and the new password against the
+/// policy, without using the link: the reset is applied by [`finish_password_reset`], at once or
+/// once the administrator's phone approves it (SPEC §1 "forgotten password").
+pub fn check_password_reset(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    token: &str,
+    new: &str,
+) -> Result<PendingReset> {
+    let now = clock.now().naive_utc();
+    let found: Option<(String, String)> = admin_tokens::table
+        .filter(admin_tokens::token_hash.eq(hash_token(token)))
+        .filter(admin_tokens::purpose.eq("password_reset"))
+        .filter(admin_tokens::used_at.is_null())
+        .filter(admin_tokens::expires_at.gt(now))
+        .select((admin_tokens::id, admin_tokens::administrator_id))
+        .first(conn)
+        .optional()?;
+    let (token_id, admin) = found.ok_or_else(|| {
+        IdentityError::invalid("code", "is not valid, or it has expired or been used")
+    })?;
+    let admin = get(conn, &AdministratorId::from_stored(admin))?;
+    password::check_policy("password", new, &[&admin.email, &admin.full_name])?;
+    Ok(PendingReset {
+        administrator: admin.id,
+        token_id,
+        password_hash: password::hash(new)?,
+    })
+}
+
+/// Applies a checked reset: uses its link (once: a link used meanwhile is refused), sets the
+/// password, ends the administrator's sessions and records it.
+pub fn finish_password_reset(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    reset: &PendingReset,
+) -> Result<Administrator> {
+    let now = clock.now().naive_utc();
+    write_transaction(conn, |conn| {
+        let used = diesel::update(
+            admin_tokens::table
+                .filter(admin_tokens::id.eq(&reset.token_id))
+                .filter(admin_tokens::used_at.is_null())
+                .filter(admin_tokens::expires_at.gt(now)),
+        )
+        .set(admin_tokens::used_at.eq(now))
+        .execute(conn)?;
+        if used != 1 {
+            return Err(IdentityError::invalid(
+                "code",
+                "is not valid, or it has expired or been used",
+            ));
+        }
+        let id = reset.administrator.clone();
         let admin = get(conn, &id)?;
-        password::check_policy("password", new, &[&admin.email, &admin.full_name])?;
-        let hash = password::hash(new)?;
+        let hash = reset.password_hash.clone();
         diesel::update(administrators::table.filter(administrators::id.eq(id.as_str())))
             .set((
                 administrators::password_hash.eq(&hash),

@@ -62,6 +62,31 @@ type Row = (
     String,
 );
 
+/// A search condition: any of the `columns` (SQL expressions, constants of the caller; NULL is
+/// empty), lower-cased, contains what `pattern` (as [`PageRequest::like_pattern`] makes it, `\`
+/// escaping) matches. The columns are joined by a unit separator (U+001F) into one string, so
+/// the pattern is bound once; no typed search contains that character.
+pub(crate) fn any_contains(
+    pattern: &str,
+    columns: &[&str],
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Bool,
+    diesel::expression::UncheckedBind<
+        diesel::expression::SqlLiteral<diesel::sql_types::Bool>,
+        diesel::dsl::AsExprOf<String, diesel::sql_types::Text>,
+    >,
+> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let joined: Vec<String> = columns
+        .iter()
+        .map(|c| format!("COALESCE({c}, '')"))
+        .collect();
+    sql::<Bool>(&format!("lower({}) LIKE ", joined.join(" || '\u{1f}' || ")))
+        .bind::<Text, _>(pattern.to_owned())
+        .sql(" ESCAPE '\\'")
+}
+
 /// A page of the activity log of `account`, newest first unless `orders` say otherwise.
 pub fn list(
     conn: &mut DbConnection,
@@ -91,20 +116,15 @@ pub fn list(
     let filtered = || {
         let mut q = base();
         if let Some(pattern) = page.like_pattern() {
-            use diesel::dsl::sql;
-            use diesel::sql_types::{Bool, Text};
-            // lower() of each searched column LIKE the lower-cased pattern, `\` escaping.
-            let like = |column: &str| {
-                sql::<Bool>(&format!("lower({column}) LIKE "))
-                    .bind::<Text, _>(pattern.clone())
-                    .sql(" ESCAPE '\\'")
-            };
-            q = q.filter(
-                like("message_recipients.alias")
-                    .or(like("COALESCE(messages.application_id, '')"))
-                    .or(like("COALESCE(applications.name, '')"))
-                    .or(like("message_recipients.progress")),
-            );
+            q = q.filter(any_contains(
+                &pattern,
+                &[
+                    "message_recipients.alias",
+                    "messages.application_id",
+                    "applications.name",
+                    "message_recipients.progress",
+                ],
+            ));
         }
         q
     };

@@ -10,7 +10,9 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use lanyard_core::Clock;
 use lanyard_core::id::AdministratorId;
-use lanyard_store::schema::{administrators, devices, message_recipients, messages};
+use lanyard_store::schema::{
+    administrators, devices, message_recipients, messages, pending_approvals,
+};
 use lanyard_store::{DbConnection, write_transaction};
 
 /// An approval asked for.
@@ -83,6 +85,7 @@ pub fn request(
                 message_recipients::progress.eq(RecipientStatus::Pending.progress()),
             ))
             .execute(conn)?;
+        lanyard_store::notify::notify(conn, lanyard_store::notify::WAKEUPS, &[admin.as_str()])?;
         Ok(Approval {
             message_id: id.clone(),
             secure_id: secure_id.clone(),
@@ -146,4 +149,144 @@ pub fn withdraw(
         Ok::<_, MessagingError>(())
     })?;
     Ok(status(conn, clock, admin, id)?.0)
+}
+
+/// A change waiting for an administrator's phone (SPEC §1: a forgotten password's reset, the
+/// deletion of a customer account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The approval message.
+    pub message_id: String,
+    /// Whose phone approves.
+    pub administrator: AdministratorId,
+    /// What kind of change (`password_reset`, `delete_account`).
+    pub purpose: String,
+    /// What it applies to.
+    pub target: String,
+    /// What it sets.
+    pub payload: Option<String>,
+}
+
+/// Asks administrator `admin`'s phones to approve a change (`purpose` on `target`, setting
+/// `payload`), keeping the change until they answer. `NO_DEVICE` when they have no phone.
+#[allow(clippy::too_many_arguments)]
+pub fn ask(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    admin: &AdministratorId,
+    (purpose, target, payload): (&str, &str, Option<&str>),
+    subject: &str,
+    body: &str,
+    availability: i64,
+) -> Result<Approval> {
+    write_transaction(conn, |conn| {
+        // One change waits per target: asking again (the same reset link submitted twice)
+        // replaces the earlier request, whose message is withdrawn, so an approval of a stale
+        // request can change nothing.
+        let earlier: Vec<String> = pending_approvals::table
+            .filter(pending_approvals::purpose.eq(purpose))
+            .filter(pending_approvals::target.eq(target))
+            .select(pending_approvals::message_id)
+            .load(conn)?;
+        for id in &earlier {
+            diesel::delete(pending_approvals::table.find(id)).execute(conn)?;
+            let now = clock.now();
+            apply_to_all(conn, now, id, MessageKind::Authorization, Event::Cancel)?;
+            complete_if_final(conn, now, id, MessageKind::Authorization)?;
+        }
+        let approval = request(conn, clock, admin, subject, body, availability)?;
+        diesel::insert_into(pending_approvals::table)
+            .values((
+                pending_approvals::message_id.eq(&approval.message_id),
+                pending_approvals::administrator_id.eq(admin.as_str()),
+                pending_approvals::purpose.eq(purpose),
+                pending_approvals::target.eq(target),
+                pending_approvals::payload.eq(payload),
+                pending_approvals::created_at.eq(naive(clock.now())),
+            ))
+            .execute(conn)?;
+        Ok(approval)
+    })
+}
+
+/// Where a pending change stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled<T> {
+    /// The phone has not answered yet: the code it shows and until when it may answer.
+    Waiting {
+        /// secureId.
+        secure_id: String,
+        /// Expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// Approved: the change was made, and this is what making it gave.
+    Done(T),
+    /// Denied, expired or withdrawn: the change was dropped.
+    Refused(RecipientStatus),
+}
+
+/// The change waiting on approval `id` of `purpose` (NOT_FOUND when there is none: never asked,
+/// or settled already).
+pub fn pending(conn: &mut DbConnection, id: &str, purpose: &str) -> Result<Pending> {
+    let row: Option<(String, String, String, Option<String>)> = pending_approvals::table
+        .find(id)
+        .filter(pending_approvals::purpose.eq(purpose))
+        .select((
+            pending_approvals::administrator_id,
+            pending_approvals::purpose,
+            pending_approvals::target,
+            pending_approvals::payload,
+        ))
+        .first(conn)
+        .optional()?;
+    let (admin, purpose, target, payload) =
+        row.ok_or_else(|| MessagingError::NotFound(id.to_owned()))?;
+    Ok(Pending {
+        message_id: id.to_owned(),
+        administrator: AdministratorId::from_stored(admin),
+        purpose,
+        target,
+        payload,
+    })
+}
+
+/// Settles the change waiting on approval `id` of `purpose`: still waiting; approved — `apply`
+/// makes it, in the transaction that removes it, so it is made once however many callers race
+/// (the others get NOT_FOUND); or refused — removed without being made. When `apply` fails, its
+/// error is returned and the change is dropped all the same (an approval is for that moment).
+pub fn settle<T, E>(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    id: &str,
+    purpose: &str,
+    apply: impl FnOnce(&mut DbConnection, &Pending) -> std::result::Result<T, E>,
+) -> std::result::Result<Settled<T>, E>
+where
+    E: From<MessagingError> + From<diesel::result::Error>,
+{
+    let change = pending(conn, id, purpose)?;
+    let (answer, secure_id, expires_at) = status(conn, clock, &change.administrator, id)?;
+    if !answer.is_final(MessageKind::Authorization) {
+        return Ok(Settled::Waiting {
+            secure_id,
+            expires_at,
+        });
+    }
+    let settled = write_transaction(conn, |conn| {
+        let removed = diesel::delete(pending_approvals::table.find(id)).execute(conn)?;
+        if removed != 1 {
+            return Err(E::from(MessagingError::NotFound(id.to_owned())));
+        }
+        if answer == RecipientStatus::Approved {
+            Ok(Settled::Done(apply(conn, &change)?))
+        } else {
+            Ok(Settled::Refused(answer))
+        }
+    });
+    if settled.is_err() {
+        // The change could not be made (its link expired meanwhile, the account gained
+        // customers…): it is dropped, so that the approval cannot make it later, unasked.
+        diesel::delete(pending_approvals::table.find(id)).execute(conn)?;
+    }
+    settled
 }

@@ -7,7 +7,7 @@
 //! are kept; the counter-signature verifies with `openssl cms -verify` against the platform
 //! root (docs/evidence.md).
 
-use crate::message::Sender;
+use crate::message::{Attachment, Sender};
 use crate::status::{Event, MessageKind, RecipientStatus};
 use crate::{MessagingError, Result};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
@@ -54,7 +54,27 @@ impl EvidenceKind {
 
 /// SHA-256 (hex) of what the person is shown: `type`, subject and body, one per line.
 pub fn content_hash(kind: MessageKind, subject: &str, body: &str) -> String {
-    lanyard_core::secret::hash_token(&format!("{}\n{subject}\n{body}", kind.as_str()))
+    content_hash_of(kind, subject, body, None, None)
+}
+
+/// SHA-256 (hex) of what the person is shown: `type`, subject and body, one per line; then,
+/// when the message has them, `from: <external identity>` and `attachment: <name> <url>`.
+pub fn content_hash_of(
+    kind: MessageKind,
+    subject: &str,
+    body: &str,
+    external_identity: Option<&str>,
+    attachment: Option<&Attachment>,
+) -> String {
+    let mut shown = format!("{}\n{subject}\n{body}", kind.as_str());
+    if let Some(from) = external_identity {
+        shown.push_str("\nfrom: ");
+        shown.push_str(from);
+    }
+    if let Some(a) = attachment {
+        shown.push_str(&format!("\nattachment: {} {}", a.name, a.url));
+    }
+    lanyard_core::secret::hash_token(&shown)
 }
 
 /// The statement a phone signs, exactly (UTF-8, `\n` line ends, no trailing newline).
@@ -86,7 +106,8 @@ pub struct DeviceMessage {
     pub subject: String,
     /// Body.
     pub body: String,
-    /// secureId to show.
+    /// secureId to show; none when the message enforces secureId validation (the person types
+    /// the code the application shows: the phone must not know it).
     pub secure_id: Option<String>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
@@ -96,6 +117,14 @@ pub struct DeviceMessage {
     pub content_hash: String,
     /// The recipient's status now.
     pub status: RecipientStatus,
+    /// One line for the phone's list.
+    pub preview: Option<String>,
+    /// The sender's name to show.
+    pub external_identity: Option<String>,
+    /// The person must type the secureId to approve; the approval's statement carries it.
+    pub enforce_secure_id: bool,
+    /// A document to download.
+    pub attachment: Option<Attachment>,
 }
 
 /// The person an active device belongs to: its end user's id, or its administrator's (whose
@@ -112,73 +141,129 @@ fn owner(conn: &mut DbConnection, device_id: &str) -> Result<String> {
 }
 
 type Row = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    NaiveDateTime,
-    String,
-    String,
-    i32,
+    (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+        String,
+        String,
+        i32,
+    ),
+    Extra,
 );
 
+/// preview, external identity, enforce secureId, attachment name, URL, expiry.
+type Extra = (
+    Option<String>,
+    Option<String>,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
+
+/// The columns of a message as a phone sees it ([`Row`]).
+macro_rules! device_columns {
+    () => {
+        (
+            (
+                messages::id,
+                messages::kind,
+                messages::subject,
+                messages::body,
+                messages::secure_id,
+                messages::expires_at,
+                message_recipients::alias,
+                message_recipients::status,
+                message_recipients::position,
+            ),
+            (
+                messages::preview,
+                messages::external_identity,
+                messages::enforce_secure_id,
+                messages::attachment_name,
+                messages::attachment_url,
+                messages::attachment_expires_at,
+            ),
+        )
+    };
+}
+
 /// Messages of `user` (one, or the open ones); unexpired at `now` when given.
+///
+/// Polled and fetched for every phone, so each shape is one fixed query (no boxing, no `IN`
+/// list): diesel keeps its prepared statement per connection instead of preparing it again.
 fn rows(
     conn: &mut DbConnection,
     user: &str,
     message: Option<&str>,
     now: Option<NaiveDateTime>,
 ) -> Result<Vec<Row>> {
-    let mut q = messages::table
+    // Every message expires after the epoch: "unexpired at the epoch" is "any".
+    let now = now.unwrap_or(DateTime::UNIX_EPOCH.naive_utc());
+    let mine = messages::table
         .inner_join(message_recipients::table)
         .filter(crate::message::recipient_is(user))
-        .into_boxed();
-    if let Some(now) = now {
-        q = q.filter(messages::expires_at.gt(now));
-    }
-    match message {
+        .filter(messages::expires_at.gt(now));
+    Ok(match message {
         // By the recipients' primary key (message, position), not by the person's index, which
         // would read every message the person ever had.
-        Some(id) => q = q.filter(message_recipients::message_id.eq(id.to_owned())),
-        None => {
-            let open: Vec<&str> = [
-                RecipientStatus::Pending,
-                RecipientStatus::Notified,
-                RecipientStatus::Downloaded,
-                RecipientStatus::Seen,
-            ]
-            .map(RecipientStatus::as_str)
-            .to_vec();
-            q = q.filter(message_recipients::status.eq_any(open));
-        }
-    }
-    Ok(q.order(messages::created_at.desc())
-        .limit(200)
-        .select((
-            messages::id,
-            messages::kind,
-            messages::subject,
-            messages::body,
-            messages::secure_id,
-            messages::expires_at,
-            message_recipients::alias,
-            message_recipients::status,
-            message_recipients::position,
-        ))
-        .load(conn)?)
+        Some(id) => mine
+            .filter(message_recipients::message_id.eq(id.to_owned()))
+            .order(messages::created_at.desc())
+            .limit(200)
+            .select(device_columns!())
+            .load(conn)?,
+        // The open ones; unlisted messages are fetched by id only (seed 000 "Advanced
+        // messages").
+        None => mine
+            .filter(
+                message_recipients::status
+                    .eq(RecipientStatus::Pending.as_str())
+                    .or(message_recipients::status.eq(RecipientStatus::Notified.as_str()))
+                    .or(message_recipients::status.eq(RecipientStatus::Downloaded.as_str()))
+                    .or(message_recipients::status.eq(RecipientStatus::Seen.as_str())),
+            )
+            .filter(messages::unlisted.eq(false))
+            .order(messages::created_at.desc())
+            .limit(200)
+            .select(device_columns!())
+            .load(conn)?,
+    })
 }
 
 fn shown(row: Row) -> DeviceMessage {
-    let (id, kind, subject, body, secure_id, expires, alias, status, _) = row;
+    let ((id, kind, subject, body, secure_id, expires, alias, status, _), extra) = row;
+    let (preview, external_identity, enforce_secure_id, name, url, until) = extra;
     let kind = MessageKind::parse(&kind).unwrap_or(MessageKind::Message);
+    let attachment = match (name, url, until) {
+        (Some(name), Some(url), Some(until)) => Some(Attachment {
+            name,
+            url,
+            expires_at: until.and_utc(),
+        }),
+        _ => None,
+    };
     DeviceMessage {
-        content_hash: content_hash(kind, &subject, &body),
+        content_hash: content_hash_of(
+            kind,
+            &subject,
+            &body,
+            external_identity.as_deref(),
+            attachment.as_ref(),
+        ),
+        preview,
+        external_identity,
+        enforce_secure_id,
+        attachment,
+        secure_id: secure_id.filter(|_| !enforce_secure_id),
         id,
         kind,
         subject,
         body,
-        secure_id,
         expires_at: expires.and_utc(),
         recipient: alias,
         status: RecipientStatus::parse(&status).unwrap_or(RecipientStatus::Failed),
@@ -358,17 +443,31 @@ pub fn submit(
             )));
         }
     };
-    let time = check_statement(
-        &text,
-        &[
-            ("type", kind.as_str()),
-            ("message", &message.id),
-            ("content", &message.content_hash),
-            ("recipient", &message.recipient),
-            ("device", device_id),
-            ("decision", decision.as_str()),
-        ],
-    )?;
+    let mut expected = vec![
+        ("type", kind.as_str()),
+        ("message", message.id.as_str()),
+        ("content", message.content_hash.as_str()),
+        ("recipient", message.recipient.as_str()),
+        ("device", device_id),
+        ("decision", decision.as_str()),
+    ];
+    // "Enforce secureId validation": the person typed the code the application shows (the
+    // phone is not given it), and the approval of an authorization — the opening of a one-time
+    // password — says so; without it, or with another code, the evidence is refused.
+    let typed_needed = message.enforce_secure_id
+        && (event == Event::Approve || (event == Event::See && message.kind == MessageKind::Otp));
+    let secure_id: Option<String> = if typed_needed {
+        messages::table
+            .find(id)
+            .select(messages::secure_id)
+            .first(conn)?
+    } else {
+        None
+    };
+    if typed_needed {
+        expected.push(("secureId", secure_id.as_deref().unwrap_or_default()));
+    }
+    let time = check_statement(&text, &expected)?;
     if (time - now).abs() > CLOCK_SKEW {
         return Err(refused(
             "the statement's time is more than 10 minutes from the server's: set the phone's clock",

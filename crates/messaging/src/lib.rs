@@ -7,6 +7,7 @@ pub mod approval;
 pub mod callback;
 mod error;
 pub mod evidence;
+pub mod history;
 pub mod message;
 pub mod status;
 

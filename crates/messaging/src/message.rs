@@ -45,6 +45,338 @@ pub struct NewMessage {
     pub kind: MessageKind,
     /// Where status changes are POSTed.
     pub callback_url: Option<String>,
+    /// What only the console's advanced messages set.
+    pub extras: Extras,
+}
+
+/// A document attached by URL (seed 000 "Attach file on URL"): the phone may download it until
+/// the URL expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The document's name as shown.
+    pub name: String,
+    /// Where it is downloaded (http or https).
+    pub url: String,
+    /// Until when it is there.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the console's advanced messages add (seed 000 "Advanced messages"); an application's
+/// messages (auth-api) have none of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// One line the phone's list shows instead of the subject's start.
+    pub preview: Option<String>,
+    /// A chosen secureId (authorization and OTP only); otherwise a random one.
+    pub secure_id: Option<String>,
+    /// The phone makes the person type the secureId before approving, and the approval's
+    /// evidence carries it (authorization and OTP only).
+    pub enforce_secure_id: bool,
+    /// The sender's name as the phone shows it.
+    pub external_identity: Option<String>,
+    /// A document attached by URL.
+    pub attachment: Option<Attachment>,
+    /// Fetchable by id but never listed, announced or pushed (not for configuration updates).
+    pub unlisted: bool,
+    /// To every end user of the organization instead of `recipients` (general, authorization
+    /// and esign only).
+    pub all_users: bool,
+    /// The administrator who sent it.
+    pub sent_by: Option<String>,
+}
+
+/// The body of a one-time password message (JSON): `{"otp": "…", "description": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpBody {
+    /// The password: 4 to 16 letters or digits.
+    pub otp: String,
+    /// What it is for (optional, at most 254 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The body of a configuration update (JSON): the mobile app settings to apply, at least one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigurationBody {
+    /// The URL scheme of enrollment links (`lanyard`, `my-bank`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_scheme: Option<String>,
+    /// Lowest Android app version allowed (`1.4` or `1.4.2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_android_version: Option<String>,
+    /// Lowest iOS app version allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ios_version: Option<String>,
+    /// Seconds between the phone's checks for messages when it has no push (10 to 86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_seconds: Option<u32>,
+}
+
+fn is_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (1..=4).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks a structured body: JSON of the kind's shape, each value within its rule. Returns the
+/// body written canonically (what the phone gets and the evidence covers).
+fn structured_body(kind: MessageKind, body: &str) -> Result<String> {
+    let field = "body";
+    match kind {
+        MessageKind::Otp => {
+            let otp: OtpBody = serde_json::from_str(body).map_err(|e| {
+                invalid(field, format!("a one-time password is JSON {{\"otp\": \"…\", \"description\": \"…\"}}: {e}"))
+            })?;
+            if !(4..=16).contains(&otp.otp.len())
+                || !otp.otp.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(invalid(field, "otp must be 4 to 16 letters or digits"));
+            }
+            if otp
+                .description
+                .as_ref()
+                .is_some_and(|d| d.chars().count() > MAX_SUBJECT)
+            {
+                return Err(invalid(
+                    field,
+                    format!("description: at most {MAX_SUBJECT} characters"),
+                ));
+            }
+            Ok(serde_json::to_string(&otp).map_err(|e| invalid(field, e.to_string()))?)
+        }
+        MessageKind::Configuration => {
+            let config: ConfigurationBody = serde_json::from_str(body).map_err(|e| {
+                invalid(field, format!("a configuration update is a JSON object of enrollmentScheme, minAndroidVersion, minIosVersion, pollSeconds: {e}"))
+            })?;
+            if config == ConfigurationBody::default() {
+                return Err(invalid(
+                    field,
+                    "a configuration update sets at least one setting",
+                ));
+            }
+            if let Some(scheme) = &config.enrollment_scheme {
+                let mut bytes = scheme.bytes();
+                let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+                if !first_ok
+                    || scheme.len() > 32
+                    || !bytes.all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b)
+                    })
+                {
+                    return Err(invalid(
+                        field,
+                        "enrollmentScheme: a URL scheme, a lower-case letter then letters, digits, +, . or - (at most 32)",
+                    ));
+                }
+            }
+            for (name, v) in [
+                ("minAndroidVersion", &config.min_android_version),
+                ("minIosVersion", &config.min_ios_version),
+            ] {
+                if v.as_deref().is_some_and(|v| !is_version(v)) {
+                    return Err(invalid(
+                        field,
+                        format!("{name}: a version such as 1.4 or 1.4.2"),
+                    ));
+                }
+            }
+            if config
+                .poll_seconds
+                .is_some_and(|p| !(10..=86_400).contains(&p))
+            {
+                return Err(invalid(field, "pollSeconds: 10 to 86400"));
+            }
+            Ok(serde_json::to_string(&config).map_err(|e| invalid(field, e.to_string()))?)
+        }
+        _ => Ok(body.to_owned()),
+    }
+}
+
+/// A message as the console's form gives it (seed 000 "Messaging to users", "Advanced
+/// messages"): every field as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleMessage {
+    /// Aliases, separated by commas, spaces or new lines.
+    pub recipients: String,
+    /// Every end user instead.
+    pub all_users: bool,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Preview.
+    pub preview: String,
+    /// Availability in seconds.
+    pub availability: String,
+    /// Callback URL.
+    pub callback_url: String,
+    /// `message`, `authorization`, `esign`, `otp` or `configuration`.
+    pub kind: String,
+    /// Chosen secureId.
+    pub secure_id: String,
+    /// Enforce secureId validation.
+    pub enforce_secure_id: bool,
+    /// External identity.
+    pub external_identity: String,
+    /// Attachment's document name, URL and URL expiry (`YYYY-MM-DDTHH:MM`, UTC).
+    pub attachment_name: String,
+    /// See `attachment_name`.
+    pub attachment_url: String,
+    /// See `attachment_name`.
+    pub attachment_expires: String,
+    /// Unlisted.
+    pub unlisted: bool,
+}
+
+fn http_url(field: &'static str, raw: &str) -> Result<String> {
+    let url = url::Url::parse(raw).map_err(|e| invalid(field, format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(invalid(field, "must be an http or https URL"));
+    }
+    Ok(raw.to_owned())
+}
+
+fn optional_text(field: &'static str, raw: &str, max: usize) -> Result<Option<String>> {
+    let raw = raw.trim();
+    if raw.chars().count() > max {
+        return Err(invalid(field, format!("at most {max} characters")));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(invalid(field, "must be one line"));
+    }
+    Ok((!raw.is_empty()).then(|| raw.to_owned()))
+}
+
+impl ConsoleMessage {
+    /// Checks the form field by field (the form's names in errors) into a message sent by
+    /// administrator `sent_by`.
+    pub fn check(&self, clock: &dyn Clock, sent_by: &str) -> Result<NewMessage> {
+        let kind = MessageKind::parse(self.kind.trim()).ok_or_else(|| {
+            invalid(
+                "type",
+                "must be message, authorization, esign, otp or configuration",
+            )
+        })?;
+        let needs_list = !self.all_users;
+        if self.all_users
+            && !matches!(
+                kind,
+                MessageKind::Message | MessageKind::Authorization | MessageKind::Esign
+            )
+        {
+            return Err(invalid(
+                "allUsers",
+                "only for general, authentication and esign messages",
+            ));
+        }
+        let recipients: Vec<String> = self
+            .recipients
+            .split([',', ';', '\n', '\r', ' ', '\t'])
+            .filter(|a| !a.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        let availability: i64 = self.availability.trim().parse().map_err(|_| {
+            invalid(
+                "availability",
+                format!("seconds, from 1 to {MAX_AVAILABILITY}"),
+            )
+        })?;
+        let body = structured_body(kind, &self.body)?;
+        let mut message = NewMessage::checked(
+            if needs_list {
+                recipients
+            } else {
+                vec!["*".to_owned()]
+            },
+            &self.subject,
+            &body,
+            availability,
+            kind,
+            Some(self.callback_url.as_str()),
+        )?;
+        if !needs_list {
+            message.recipients.clear();
+        }
+        let decides_code = matches!(kind, MessageKind::Authorization | MessageKind::Otp);
+        let secure_id = optional_text("secureId", &self.secure_id, 16)?;
+        if let Some(code) = &secure_id {
+            if !decides_code {
+                return Err(invalid(
+                    "secureId",
+                    "only for authentication and one-time password messages",
+                ));
+            }
+            if !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(invalid("secureId", "letters and digits only"));
+            }
+        }
+        if self.enforce_secure_id && !decides_code {
+            return Err(invalid(
+                "enforceSecureId",
+                "only for authentication and one-time password messages",
+            ));
+        }
+        if self.unlisted && kind == MessageKind::Configuration {
+            return Err(invalid(
+                "unlisted",
+                "not available for configuration updates",
+            ));
+        }
+        let attachment = match (
+            self.attachment_name.trim(),
+            self.attachment_url.trim(),
+            self.attachment_expires.trim(),
+        ) {
+            ("", "", "") => None,
+            (name, url, expires) => {
+                let name = optional_text("attachmentName", name, 128)?.ok_or_else(|| {
+                    invalid(
+                        "attachmentName",
+                        "the document's name is needed with an attachment",
+                    )
+                })?;
+                if url.is_empty() {
+                    return Err(invalid(
+                        "attachmentUrl",
+                        "the download URL is needed with an attachment",
+                    ));
+                }
+                let url = http_url("attachmentUrl", url)?;
+                let expires_at = NaiveDateTime::parse_from_str(expires, "%Y-%m-%dT%H:%M")
+                    .or_else(|_| NaiveDateTime::parse_from_str(expires, "%Y-%m-%dT%H:%M:%S"))
+                    .map_err(|_| {
+                        invalid(
+                            "attachmentExpires",
+                            "a date and time, YYYY-MM-DDTHH:MM (UTC)",
+                        )
+                    })?
+                    .and_utc();
+                if expires_at <= clock.now() {
+                    return Err(invalid("attachmentExpires", "must be in the future"));
+                }
+                Some(Attachment {
+                    name,
+                    url,
+                    expires_at,
+                })
+            }
+        };
+        message.extras = Extras {
+            preview: optional_text("preview", &self.preview, MAX_SUBJECT)?,
+            secure_id,
+            enforce_secure_id: self.enforce_secure_id,
+            external_identity: optional_text("externalIdentity", &self.external_identity, 128)?,
+            attachment,
+            unlisted: self.unlisted,
+            all_users: self.all_users,
+            sent_by: Some(sent_by.to_owned()),
+        };
+        Ok(message)
+    }
 }
 
 fn invalid(field: &'static str, rule: impl Into<String>) -> MessagingError {
@@ -64,6 +396,33 @@ impl NewMessage {
         kind: &str,
         callback_url: Option<&str>,
     ) -> Result<Self> {
+        let kind = MessageKind::parse(kind)
+            .filter(|k| MessageKind::WIRE.contains(k))
+            .ok_or_else(|| {
+                invalid(
+                    "type",
+                    "must be \"authorization\", \"message\" or \"esign\"",
+                )
+            })?;
+        Self::checked(
+            recipients,
+            subject.unwrap_or_default(),
+            body.unwrap_or_default(),
+            availability,
+            kind,
+            callback_url,
+        )
+    }
+
+    /// The checks every message passes, whoever sends it.
+    fn checked(
+        recipients: Vec<String>,
+        subject: &str,
+        body: &str,
+        availability: i64,
+        kind: MessageKind,
+        callback_url: Option<&str>,
+    ) -> Result<Self> {
         if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
             return Err(invalid(
                 "recipients",
@@ -81,7 +440,6 @@ impl NewMessage {
                 unique.push(alias);
             }
         }
-        let (subject, body) = (subject.unwrap_or_default(), body.unwrap_or_default());
         if subject.chars().count() > MAX_SUBJECT {
             return Err(invalid(
                 "subject",
@@ -97,22 +455,9 @@ impl NewMessage {
                 format!("seconds, from 1 to {MAX_AVAILABILITY}"),
             ));
         }
-        let kind = MessageKind::parse(kind).ok_or_else(|| {
-            invalid(
-                "type",
-                "must be \"authorization\", \"message\" or \"esign\"",
-            )
-        })?;
         let callback_url = match callback_url.map(str::trim).filter(|u| !u.is_empty()) {
             None => None,
-            Some(raw) => {
-                let url = url::Url::parse(raw)
-                    .map_err(|e| invalid("callbackUrl", format!("not a URL: {e}")))?;
-                if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-                    return Err(invalid("callbackUrl", "must be an http or https URL"));
-                }
-                Some(raw.to_owned())
-            }
+            Some(raw) => Some(http_url("callbackUrl", raw)?),
         };
         Ok(Self {
             recipients: unique,
@@ -121,6 +466,7 @@ impl NewMessage {
             availability,
             kind,
             callback_url,
+            extras: Extras::default(),
         })
     }
 }
@@ -198,6 +544,26 @@ fn initial_statuses(
         .collect())
 }
 
+/// The primary alias of every end user of `account` (the first one each was given), in alias
+/// order: the recipients of a message to all users.
+fn primary_aliases(conn: &mut DbConnection, account: &AccountId) -> Result<Vec<String>> {
+    let rows: Vec<(String, String)> = aliases::table
+        .filter(aliases::account_id.eq(account.as_str()))
+        .order((aliases::end_user_id, aliases::created_at, aliases::alias))
+        .select((aliases::end_user_id, aliases::alias))
+        .load(conn)?;
+    let mut primary: Vec<String> = Vec::new();
+    let mut last: Option<String> = None;
+    for (user, alias) in rows {
+        if last.as_ref() != Some(&user) {
+            primary.push(alias);
+            last = Some(user);
+        }
+    }
+    primary.sort();
+    Ok(primary)
+}
+
 pub(crate) fn naive(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc()
 }
@@ -211,10 +577,102 @@ pub fn send(
     sender: &Sender,
     message: &NewMessage,
 ) -> Result<Message> {
-    let id = lanyard_core::codes::random_base62(24);
-    let secure_id = lanyard_core::codes::random_base62(6);
+    write_transaction(conn, |conn| insert(conn, clock, sender, message))
+}
+
+/// Sends `message` from the console (seed 000 "Messaging to users"): administrator `actor` of
+/// `account`, who may create messages, in the name of the account's application
+/// `application_id`. Recorded in the account history, in the same transaction.
+pub fn send_from_console(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    application_id: &str,
+    message: &NewMessage,
+) -> Result<Message> {
+    use lanyard_identity::rights::{Area, Verb, authorize};
+    authorize(conn, actor, Area::Messages, Verb::Create, account)?;
+    let application_id = application_id.trim();
+    if application_id.is_empty() {
+        return Err(invalid("application", "choose the sending application"));
+    }
+    // The application must be this account's. Looked up here rather than with
+    // `application::get`, which needs the right to view access keys: sending needs only the
+    // right to create messages.
+    let app_name: String = lanyard_store::schema::applications::table
+        .filter(lanyard_store::schema::applications::id.eq(application_id))
+        .filter(lanyard_store::schema::applications::account_id.eq(account.as_str()))
+        .select(lanyard_store::schema::applications::name)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| invalid("application", "not an application of this organization"))?;
+    let sender = Sender {
+        account: account.clone(),
+        application_id: application_id.to_owned(),
+    };
     write_transaction(conn, |conn| {
-        let recipients = initial_statuses(conn, &sender.account, &message.recipients)?;
+        let sent = insert(conn, clock, &sender, message)?;
+        lanyard_identity::history::record_by(
+            conn,
+            clock,
+            actor,
+            account,
+            "Messages",
+            &format!(
+                "Sent {} \"{}\" ({}) from {} to {} recipient(s)",
+                message.kind.label().to_lowercase(),
+                message.subject,
+                sent.id,
+                app_name,
+                sent.recipients.len()
+            ),
+        )?;
+        Ok(sent)
+    })
+}
+
+/// The applications `actor` may send from in `account` (id, name), by name: the console's
+/// sender choices.
+pub fn senders(
+    conn: &mut DbConnection,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+) -> Result<Vec<(String, String)>> {
+    use lanyard_identity::rights::{Area, Verb, authorize};
+    use lanyard_store::schema::applications;
+    authorize(conn, actor, Area::Messages, Verb::Create, account)?;
+    Ok(applications::table
+        .filter(applications::account_id.eq(account.as_str()))
+        .order((applications::name, applications::id))
+        .select((applications::id, applications::name))
+        .load(conn)?)
+}
+
+fn insert(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    sender: &Sender,
+    message: &NewMessage,
+) -> Result<Message> {
+    let id = lanyard_core::codes::random_base62(24);
+    let extras = &message.extras;
+    let secure_id = extras
+        .secure_id
+        .clone()
+        .unwrap_or_else(|| lanyard_core::codes::random_base62(6));
+    {
+        let everyone;
+        let aliases = if extras.all_users {
+            everyone = primary_aliases(conn, &sender.account)?;
+            if everyone.is_empty() {
+                return Err(invalid("allUsers", "the organization has no end users"));
+            }
+            &everyone
+        } else {
+            &message.recipients
+        };
+        let recipients = initial_statuses(conn, &sender.account, aliases)?;
         if recipients
             .iter()
             .all(|(_, _, s)| *s == RecipientStatus::Disabled)
@@ -247,6 +705,15 @@ pub fn send(
                 messages::secure_id.eq(&secure_id),
                 messages::created_at.eq(naive(now)),
                 messages::expires_at.eq(naive(expires_at)),
+                messages::preview.eq(extras.preview.as_deref()),
+                messages::external_identity.eq(extras.external_identity.as_deref()),
+                messages::enforce_secure_id.eq(extras.enforce_secure_id),
+                messages::unlisted.eq(extras.unlisted),
+                messages::attachment_name.eq(extras.attachment.as_ref().map(|a| a.name.as_str())),
+                messages::attachment_url.eq(extras.attachment.as_ref().map(|a| a.url.as_str())),
+                messages::attachment_expires_at
+                    .eq(extras.attachment.as_ref().map(|a| naive(a.expires_at))),
+                messages::sent_by.eq(extras.sent_by.as_deref()),
             ))
             .execute(conn)?;
         // Row by row: diesel's batch insert is not available on the two-backend connection
@@ -266,6 +733,13 @@ pub fn send(
                 ))
                 .execute(conn)?;
         }
+        // Other processes' phones learn of it when this commits (PostgreSQL; SQLite polls).
+        let waiting: Vec<&str> = recipients
+            .iter()
+            .filter(|(_, _, status)| *status == RecipientStatus::Pending)
+            .map(|(_, user, _)| user.as_str())
+            .collect();
+        lanyard_store::notify::notify(conn, lanyard_store::notify::WAKEUPS, &waiting)?;
         Ok(Message {
             id: id.clone(),
             kind: message.kind,
@@ -281,7 +755,7 @@ pub fn send(
             secure_id: Some(secure_id.clone()),
             callback_url: message.callback_url.clone(),
         })
-    })
+    }
 }
 
 /// (id, expires, completed, callback URL, secureId).
@@ -385,16 +859,23 @@ pub(crate) fn complete_if_final(
     id: &str,
     kind: MessageKind,
 ) -> Result<bool> {
-    let open: Vec<&str> = RecipientStatus::ALL
-        .into_iter()
-        .filter(|s| !s.is_final(kind))
-        .map(RecipientStatus::as_str)
-        .collect();
-    let still_open: i64 = message_recipients::table
-        .filter(message_recipients::message_id.eq(id))
-        .filter(message_recipients::status.eq_any(open))
-        .count()
-        .get_result(conn)?;
+    // Run after every change a phone reports: a fixed query per kind (no `IN` list) keeps its
+    // prepared statement. The open statuses are PENDING, NOTIFIED, DOWNLOADED, and SEEN while a
+    // decision is awaited (a test checks this against the state machine).
+    let status = message_recipients::status;
+    let early = status
+        .eq(RecipientStatus::Pending.as_str())
+        .or(status.eq(RecipientStatus::Notified.as_str()))
+        .or(status.eq(RecipientStatus::Downloaded.as_str()));
+    let of_message = message_recipients::table.filter(message_recipients::message_id.eq(id));
+    let still_open: i64 = if kind.needs_decision() {
+        of_message
+            .filter(early.or(status.eq(RecipientStatus::Seen.as_str())))
+            .count()
+            .get_result(conn)?
+    } else {
+        of_message.filter(early).count().get_result(conn)?
+    };
     if still_open > 0 {
         return Ok(false);
     }

@@ -10,6 +10,12 @@ pub enum MessageKind {
     Message,
     /// A document or statement the person signs (approves) or refuses (denies).
     Esign,
+    /// A one-time password the phone shows (console only; its body is structured, see
+    /// [`crate::message::OtpBody`]). Read, not decided, like a general message.
+    Otp,
+    /// New settings for the mobile app (console only; its body is structured, see
+    /// [`crate::message::ConfigurationBody`]). Applied by the phone, not decided.
+    Configuration,
 }
 
 impl MessageKind {
@@ -19,6 +25,32 @@ impl MessageKind {
             Self::Authorization => "authorization",
             Self::Message => "message",
             Self::Esign => "esign",
+            Self::Otp => "otp",
+            Self::Configuration => "configuration",
+        }
+    }
+
+    /// The kinds an application may send through auth-api (the PassBy[ME] wire types); the
+    /// others are sent from the console only.
+    pub const WIRE: [Self; 3] = [Self::Authorization, Self::Message, Self::Esign];
+
+    /// Every kind.
+    pub const ALL: [Self; 5] = [
+        Self::Authorization,
+        Self::Message,
+        Self::Esign,
+        Self::Otp,
+        Self::Configuration,
+    ];
+
+    /// How the console names it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Authorization => "Authentication message",
+            Self::Message => "General message",
+            Self::Esign => "Esign message",
+            Self::Otp => "One-time password",
+            Self::Configuration => "Configuration update",
         }
     }
 
@@ -28,6 +60,8 @@ impl MessageKind {
             "authorization" => Some(Self::Authorization),
             "message" => Some(Self::Message),
             "esign" => Some(Self::Esign),
+            "otp" => Some(Self::Otp),
+            "configuration" => Some(Self::Configuration),
             _ => None,
         }
     }
@@ -193,7 +227,7 @@ pub enum Kinds {
     All,
     /// Authorization and e-sign (a decision is expected).
     Deciding,
-    /// General messages.
+    /// General messages, one-time passwords and configuration updates (read, not decided).
     General,
 }
 
@@ -211,7 +245,7 @@ impl Kinds {
         match self {
             Self::All => "all",
             Self::Deciding => "authorization, esign",
-            Self::General => "message",
+            Self::General => "message, otp, configuration",
         }
     }
 }
@@ -270,13 +304,29 @@ pub fn sources(kind: MessageKind, event: Event) -> Vec<(RecipientStatus, Recipie
 mod tests {
     use super::*;
 
+    /// `message::complete_if_final` counts these as open, in a fixed query.
+    #[test]
+    fn the_open_statuses_are_the_early_ones_and_seen_while_deciding() {
+        for kind in MessageKind::ALL {
+            let open: Vec<RecipientStatus> = RecipientStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_final(kind))
+                .collect();
+            let mut expected = vec![
+                RecipientStatus::Pending,
+                RecipientStatus::Notified,
+                RecipientStatus::Downloaded,
+            ];
+            if kind.needs_decision() {
+                expected.push(RecipientStatus::Seen);
+            }
+            assert_eq!(open, expected, "{kind:?}");
+        }
+    }
+
     #[test]
     fn nothing_leaves_a_final_status() {
-        for kind in [
-            MessageKind::Authorization,
-            MessageKind::Message,
-            MessageKind::Esign,
-        ] {
+        for kind in MessageKind::ALL {
             for from in RecipientStatus::ALL
                 .into_iter()
                 .filter(|s| s.is_final(kind))
@@ -290,11 +340,7 @@ mod tests {
 
     #[test]
     fn expiry_and_cancel_end_every_open_status() {
-        for kind in [
-            MessageKind::Authorization,
-            MessageKind::Message,
-            MessageKind::Esign,
-        ] {
+        for kind in MessageKind::ALL {
             for from in RecipientStatus::ALL
                 .into_iter()
                 .filter(|s| !s.is_final(kind))

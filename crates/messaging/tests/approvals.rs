@@ -5,16 +5,15 @@
 use chrono::TimeDelta;
 use diesel::prelude::*;
 use lanyard_core::id::AdministratorId;
-use lanyard_core::{Clock, Email, FixedClock};
+use lanyard_core::{Email, FixedClock};
 use lanyard_identity::account::{self, NewAccount};
+use lanyard_identity::admin;
 use lanyard_identity::bootstrap::bootstrap;
-use lanyard_identity::{AccountKind, admin};
 use lanyard_messaging::approval;
 use lanyard_messaging::evidence;
 use lanyard_messaging::message;
 use lanyard_messaging::status::{Event, RecipientStatus as S};
 use lanyard_store::both_backends;
-use lanyard_store::schema::devices;
 use lanyard_store::testing::TestDb;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -28,18 +27,9 @@ struct World {
 fn world(db: &TestDb) -> World {
     let clock = FixedClock::new(chrono::Utc::now());
     bootstrap(&mut db.conn(), &clock, None).expect("bootstrap");
-    let org = account::create(
-        &mut db.conn(),
-        &clock,
-        NewAccount {
-            kind: AccountKind::Organization,
-            name: "Acme".into(),
-            contact_email: None,
-            parent: None,
-        },
-    )
-    .expect("org")
-    .id;
+    let org = account::create(&mut db.conn(), &clock, NewAccount::organization("Acme"))
+        .expect("org")
+        .id;
     let make = |email: &str| {
         admin::create_first(
             &mut db.conn(),
@@ -59,30 +49,20 @@ fn world(db: &TestDb) -> World {
 impl World {
     /// An active phone of administrator `admin` (a row as enrollment writes it); its id.
     fn phone(&self, db: &TestDb, admin: &AdministratorId, name: &str) -> String {
-        let now = self.clock.now().naive_utc();
         let account: String = lanyard_store::schema::administrators::table
             .find(admin.as_str())
             .select(lanyard_store::schema::administrators::account_id)
             .first(&mut db.conn())
             .expect("account");
         let id = format!("device-{name}");
-        diesel::insert_into(devices::table)
-            .values((
-                devices::id.eq(&id),
-                devices::account_id.eq(account),
-                devices::administrator_id.eq(admin.as_str()),
-                devices::enrollment_id.eq(format!("enrollment-{name}")),
-                devices::name.eq(name),
-                devices::vendor_id.eq(name),
-                devices::device_type.eq("OTHER"),
-                devices::app_version.eq("1.0"),
-                devices::deactivation_hash.eq("x"),
-                devices::status.eq("active"),
-                devices::created_at.eq(now),
-                devices::last_seen_at.eq(now),
-            ))
-            .execute(&mut db.conn())
-            .expect("device");
+        lanyard_store::testing::active_device(
+            &mut db.conn(),
+            &id,
+            &account,
+            lanyard_store::testing::DeviceOwner::Administrator(admin.as_str()),
+            "OTHER",
+            None,
+        );
         id
     }
 
@@ -217,7 +197,179 @@ fn unanswered_approvals_expire_and_withdrawn_ones_are_cancelled(db: &TestDb) {
     );
 }
 
+/// A change waiting for the phone (SPEC §1 "forgotten password"): a password reset is checked,
+/// kept while the phone decides, and made once when it approves — also when two pages settle it
+/// at the same moment; denied or expired, it is dropped and the password stays.
+fn a_pending_change_is_made_once_when_the_phone_approves(db: &TestDb) {
+    use lanyard_identity::admin::{self as identity_admin, PendingReset};
+    use lanyard_messaging::MessagingError;
+    use lanyard_messaging::approval::Settled;
+    let w = world(db);
+    w.phone(db, &w.ann, "ann-phone");
+    let links = identity_admin::Links {
+        console: "https://console.example".into(),
+        mail_domain: "console.example".into(),
+    };
+    let new_password = "a brand new passphrase for ann";
+    // A reset link, as the e-mail carries it.
+    let reset_token = |db: &TestDb| -> String {
+        // A second apart, so that the newest letter is the newest link.
+        w.clock.advance(TimeDelta::seconds(1));
+        identity_admin::request_password_reset(
+            &mut db.conn(),
+            &w.clock,
+            &links,
+            "ann@acme.example",
+        )
+        .expect("reset mail");
+        let mail = lanyard_mail::recent_to(&mut db.conn(), "ann@acme.example", 1).expect("mail");
+        let text = &mail[0].text;
+        let at = text.find("token=").expect("link") + "token=".len();
+        text[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect()
+    };
+    let ask = |db: &TestDb, token: &str| {
+        let reset =
+            identity_admin::check_password_reset(&mut db.conn(), &w.clock, token, new_password)
+                .expect("checked");
+        let asked = approval::ask(
+            &mut db.conn(),
+            &w.clock,
+            &w.ann,
+            (
+                "password_reset",
+                &reset.token_id,
+                Some(&reset.password_hash),
+            ),
+            "Reset your console password",
+            "Approve only if it is you.",
+            30,
+        )
+        .expect("asked");
+        (reset, asked)
+    };
+    let settle = |db: &TestDb, id: &str| {
+        approval::settle(&mut db.conn(), &w.clock, id, "password_reset", |conn, p| {
+            identity_admin::finish_password_reset(
+                conn,
+                &w.clock,
+                &PendingReset {
+                    administrator: p.administrator.clone(),
+                    token_id: p.target.clone(),
+                    password_hash: p.payload.clone().unwrap_or_default(),
+                },
+            )
+            .map(|a| a.id)
+            .map_err(MessagingError::from)
+        })
+    };
+    let logs_in = |db: &TestDb, password: &str| {
+        identity_admin::login(
+            &mut db.conn(),
+            &w.clock,
+            "ann@acme.example",
+            password,
+            "192.0.2.1",
+        )
+        .is_ok()
+    };
+    let answer = |db: &TestDb, id: &str, event| {
+        message::advance(&mut db.conn(), &w.clock, id, w.ann.as_str(), event).expect("advance")
+    };
+
+    // Denied: dropped, the old password stays; settling again finds nothing.
+    let token = reset_token(db);
+    let (_, asked) = ask(db, &token);
+    assert!(matches!(
+        settle(db, &asked.message_id).expect("settle"),
+        Settled::Waiting { .. }
+    ));
+    answer(db, &asked.message_id, Event::Download);
+    answer(db, &asked.message_id, Event::Deny);
+    assert_eq!(
+        settle(db, &asked.message_id).expect("settle"),
+        Settled::Refused(S::Denied)
+    );
+    assert!(matches!(
+        settle(db, &asked.message_id),
+        Err(MessagingError::NotFound(_))
+    ));
+    assert!(logs_in(db, PASSWORD) && !logs_in(db, new_password));
+
+    // Approved, with two pages settling at once: the password is set by exactly one of them.
+    let (_, asked) = ask(db, &token);
+    answer(db, &asked.message_id, Event::Download);
+    answer(db, &asked.message_id, Event::Approve);
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| settle(db, &asked.message_id));
+        let b = s.spawn(|| settle(db, &asked.message_id));
+        (a.join().expect("thread"), b.join().expect("thread"))
+    });
+    let done = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Ok(Settled::Done(id)) if *id == w.ann))
+        .count();
+    let gone = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(MessagingError::NotFound(_))))
+        .count();
+    assert_eq!((done, gone), (1, 1), "{a:?} {b:?}");
+    assert!(logs_in(db, new_password) && !logs_in(db, PASSWORD));
+    // The link is used: it cannot start another reset.
+    let again = identity_admin::check_password_reset(
+        &mut db.conn(),
+        &w.clock,
+        &token,
+        "yet another passphrase here",
+    )
+    .expect_err("used");
+    assert_eq!(
+        lanyard_core::Coded::code(&again).as_str(),
+        "MALFORMED_INPUT"
+    );
+
+    // Asked twice with one link: the first request is withdrawn, only the second can change
+    // anything. A change that can no longer be made (its link used meanwhile) is dropped when
+    // approved, with the reason, and cannot be made later.
+    let token = reset_token(db);
+    let (_, first) = ask(db, &token);
+    let (_, second) = ask(db, &token);
+    assert_eq!(w.status(db, &w.ann, &first.message_id), S::Cancelled);
+    assert!(matches!(
+        settle(db, &first.message_id),
+        Err(MessagingError::NotFound(_))
+    ));
+    identity_admin::reset_password(&mut db.conn(), &w.clock, &token, "set by the link itself")
+        .expect("reset meanwhile");
+    answer(db, &second.message_id, Event::Download);
+    answer(db, &second.message_id, Event::Approve);
+    let failed = settle(db, &second.message_id).expect_err("the link is used");
+    assert_eq!(
+        lanyard_core::Coded::code(&failed).as_str(),
+        "MALFORMED_INPUT"
+    );
+    assert!(matches!(
+        settle(db, &second.message_id),
+        Err(MessagingError::NotFound(_))
+    ));
+    assert!(logs_in(db, "set by the link itself"));
+    let new_password = "set by the link itself";
+
+    // Unanswered: expired, dropped.
+    let token = reset_token(db);
+    let (_, asked) = ask(db, &token);
+    w.clock.advance(TimeDelta::seconds(31));
+    assert_eq!(
+        settle(db, &asked.message_id).expect("settle"),
+        Settled::Refused(S::NotNotified)
+    );
+    assert!(logs_in(db, new_password));
+}
+
 both_backends!(
+    a_pending_change_is_made_once_when_the_phone_approves,
     an_approval_goes_to_the_administrators_own_phones,
     unanswered_approvals_expire_and_withdrawn_ones_are_cancelled,
 );

@@ -4,125 +4,17 @@
 
 use chrono::TimeDelta;
 use diesel::prelude::*;
-use lanyard_core::id::AccountId;
-use lanyard_core::{Clock, FixedClock};
-use lanyard_identity::account::{self, NewAccount};
-use lanyard_identity::bootstrap::bootstrap;
-use lanyard_identity::end_user::{self, EndUserChanges, NewEndUser};
-use lanyard_identity::rights::Actor;
-use lanyard_identity::{AccountKind, application};
+use lanyard_core::Clock;
+use lanyard_identity::application;
+use lanyard_identity::end_user::{self, EndUserChanges};
 use lanyard_messaging::MessagingError;
 use lanyard_messaging::message::{self, NewMessage, Sender};
 use lanyard_messaging::status::{Event, RecipientStatus as S};
 use lanyard_store::both_backends;
-use lanyard_store::schema::devices;
 use lanyard_store::testing::TestDb;
 
-struct World {
-    clock: FixedClock,
-    org: AccountId,
-    actor: Actor,
-    sender: Sender,
-}
-
-fn world(db: &TestDb) -> World {
-    let clock = FixedClock::new(chrono::Utc::now());
-    bootstrap(&mut db.conn(), &clock, None).expect("bootstrap");
-    let org = account::create(
-        &mut db.conn(),
-        &clock,
-        NewAccount {
-            kind: AccountKind::Organization,
-            name: "Acme".into(),
-            contact_email: None,
-            parent: None,
-        },
-    )
-    .expect("org")
-    .id;
-    let actor = Actor::api_token(org.clone(), "t");
-    let app = application::create(&mut db.conn(), &clock, &actor, &org, "Bank").expect("app");
-    World {
-        sender: Sender {
-            account: org.clone(),
-            application_id: app.id,
-        },
-        clock,
-        org,
-        actor,
-    }
-}
-
-impl World {
-    /// An end user `alias`, with an active phone when `phone`; returns the end user's id.
-    fn person(&self, db: &TestDb, alias: &str, phone: bool) -> String {
-        let user = end_user::create(
-            &mut db.conn(),
-            &self.clock,
-            &self.actor,
-            &self.org,
-            NewEndUser::parse(
-                alias,
-                Some(&format!("{alias}@acme.example")),
-                None,
-                None,
-                true,
-            )
-            .expect("valid"),
-        )
-        .expect("user");
-        let id = user.id.as_str().to_owned();
-        if phone {
-            // Messaging only reads devices: a row as enrollment writes it.
-            let now = self.clock.now().naive_utc();
-            diesel::insert_into(devices::table)
-                .values((
-                    devices::id.eq(format!("device-{alias}")),
-                    devices::account_id.eq(self.org.as_str()),
-                    devices::end_user_id.eq(&id),
-                    devices::enrollment_id.eq(format!("enrollment-{alias}")),
-                    devices::name.eq("phone"),
-                    devices::vendor_id.eq(alias),
-                    devices::device_type.eq("OTHER"),
-                    devices::app_version.eq("1.0"),
-                    devices::deactivation_hash.eq("x"),
-                    devices::status.eq("active"),
-                    devices::created_at.eq(now),
-                    devices::last_seen_at.eq(now),
-                ))
-                .execute(&mut db.conn())
-                .expect("device");
-        }
-        id
-    }
-
-    fn send(
-        &self,
-        db: &TestDb,
-        to: &[&str],
-        kind: &str,
-    ) -> Result<message::Message, MessagingError> {
-        let new = NewMessage::parse(
-            to.iter().map(|s| (*s).to_owned()).collect(),
-            Some("Log in?"),
-            Some("Approve the login to the bank."),
-            60,
-            kind,
-            None,
-        )
-        .expect("valid");
-        message::send(&mut db.conn(), &self.clock, &self.sender, &new)
-    }
-
-    fn statuses(&self, db: &TestDb, id: &str) -> Vec<S> {
-        message::track(&mut db.conn(), &self.clock, &self.sender, id)
-            .expect("track")
-            .recipients
-            .into_iter()
-            .map(|r| r.status)
-            .collect()
-    }
-}
+mod common;
+use common::world;
 
 fn each_recipient_gets_its_status_and_refusals_name_the_reason(db: &TestDb) {
     let w = world(db);

@@ -14,6 +14,7 @@ pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub mod notify;
 mod target;
 
 pub use target::DatabaseTarget;

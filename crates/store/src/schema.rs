@@ -236,6 +236,22 @@ diesel::table! {
         expires_at -> Timestamp,
         /// When every recipient reached a final status.
         completed_at -> Nullable<Timestamp>,
+        /// One line shown in the phone's list instead of the subject's start (console).
+        preview -> Nullable<Text>,
+        /// The sender's name as shown on the phone (console).
+        external_identity -> Nullable<Text>,
+        /// The phone makes the person type the secureId before approving.
+        enforce_secure_id -> Bool,
+        /// Fetchable by id, never listed, announced or pushed.
+        unlisted -> Bool,
+        /// Attached document's name.
+        attachment_name -> Nullable<Text>,
+        /// Where the attached document is downloaded.
+        attachment_url -> Nullable<Text>,
+        /// Until when the document is at that URL.
+        attachment_expires_at -> Nullable<Timestamp>,
+        /// The administrator who sent it from the console.
+        sent_by -> Nullable<Text>,
     }
 }
 
@@ -260,6 +276,24 @@ diesel::table! {
         ended_at -> Nullable<Timestamp>,
         /// The administrator (console approvals), when the recipient is not an end user.
         administrator_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Changes waiting for an administrator's phone to approve them.
+    pending_approvals (message_id) {
+        /// The approval message.
+        message_id -> Text,
+        /// Whose phone approves.
+        administrator_id -> Text,
+        /// `password_reset` or `delete_account`.
+        purpose -> Text,
+        /// What it applies to.
+        target -> Text,
+        /// What it sets.
+        payload -> Nullable<Text>,
+        /// Asked at.
+        created_at -> Timestamp,
     }
 }
 
@@ -901,6 +935,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_attachments,
     messages,
     message_recipients,
+    pending_approvals,
     evidences,
     callback_outbox,
     mobile_app_settings,

@@ -136,6 +136,54 @@ impl Drop for TestDb {
     }
 }
 
+/// Whose phone a test device is.
+#[derive(Debug, Clone, Copy)]
+pub enum DeviceOwner<'a> {
+    /// An end user's (their id).
+    EndUser(&'a str),
+    /// An administrator's (their id).
+    Administrator(&'a str),
+}
+
+/// An active device `id` of account `account`, as enrollment writes it (type `ANDROID`,
+/// `APPLE` or `OTHER`, with a push token or none): for tests of what reads devices — messaging,
+/// push — without enrolling a real phone.
+pub fn active_device(
+    conn: &mut crate::DbConnection,
+    id: &str,
+    account: &str,
+    owner: DeviceOwner<'_>,
+    device_type: &str,
+    push_token: Option<&str>,
+) {
+    use crate::schema::devices;
+    use diesel::prelude::*;
+    let now = chrono::Utc::now().naive_utc();
+    let (end_user, administrator) = match owner {
+        DeviceOwner::EndUser(user) => (Some(user), None),
+        DeviceOwner::Administrator(admin) => (None, Some(admin)),
+    };
+    diesel::insert_into(devices::table)
+        .values((
+            devices::id.eq(id),
+            devices::account_id.eq(account),
+            devices::end_user_id.eq(end_user),
+            devices::administrator_id.eq(administrator),
+            devices::enrollment_id.eq(format!("enrollment-{id}")),
+            devices::name.eq(id),
+            devices::vendor_id.eq(id),
+            devices::device_type.eq(device_type),
+            devices::app_version.eq("1.0"),
+            devices::deactivation_hash.eq("x"),
+            devices::status.eq("active"),
+            devices::created_at.eq(now),
+            devices::last_seen_at.eq(now),
+            devices::push_registration.eq(push_token),
+        ))
+        .execute(conn)
+        .expect("test device");
+}
+
 /// Declares, for each named function `fn name(db: &TestDb)`, a module `name` with two tests,
 /// `sqlite` and `postgres`, that call it with a fresh database of each backend.
 ///

@@ -385,6 +385,36 @@ thread_local! {
     static GATEWAYS: std::cell::OnceCell<Option<std::rc::Rc<Gateways>>> = const { std::cell::OnceCell::new() };
 }
 
+/// After message `sent` of `account` is committed: wakes its pending recipients' phones that
+/// listen to this process at once, and, unless the message is `unlisted` (never announced),
+/// those that registered for pushes.
+pub fn deliver(
+    state: &AppState,
+    account: AccountId,
+    sent: &lanyard_messaging::message::Message,
+    unlisted: bool,
+) {
+    let mut people = Vec::new();
+    for r in &sent.recipients {
+        if let (lanyard_messaging::status::RecipientStatus::Pending, Some(user)) =
+            (r.status, &r.end_user_id)
+        {
+            state.wakeups.wake(user);
+            people.push(user.clone());
+        }
+    }
+    if !unlisted {
+        wake_phones(state, account, people, sent.id.clone());
+    }
+}
+
+/// After an approval for administrator `admin` of `account` was asked (message `message_id`):
+/// wakes their phones' channels in this process at once, and their apps by push.
+pub fn wake_administrator(state: &AppState, account: AccountId, admin: &str, message_id: String) {
+    state.wakeups.wake(admin);
+    wake_phones(state, account, vec![admin.to_owned()], message_id);
+}
+
 /// After a message was committed: wakes the apps on the phones of `people` of `account` that
 /// registered a push token, in the background (failures are logged, never the token; the
 /// real-time channel and the app's own polling still deliver).
@@ -435,7 +465,15 @@ pub fn wake_phones(state: &AppState, account: AccountId, people: Vec<String>, me
             match gateways.push(&credentials, kind, &token, &message_id).await {
                 Ok(Pushed::Sent | Pushed::NotConfigured) => {}
                 Ok(Pushed::Unregistered) => {
-                    tracing::info!(device = %device, "push token no longer valid");
+                    tracing::info!(device = %device, "push token no longer valid: forgotten");
+                    let forgotten = state
+                        .db(move |conn, _| {
+                            lanyard_enrollment::push::forget_token(conn, &device, &token)
+                        })
+                        .await;
+                    if let Err(err) = forgotten {
+                        tracing::warn!(error = %err, "an invalid push token could not be forgotten");
+                    }
                 }
                 Err(err) => tracing::warn!(device = %device, error = %err, "push failed"),
             }

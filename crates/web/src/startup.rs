@@ -341,6 +341,12 @@ pub async fn run_service(service: Service, configure: fn(&mut web::ServiceConfig
                     path: PathBuf::new(),
                     source: std::io::Error::other(e.to_string()),
                 })??;
+        let mut state = state;
+        if service == Service::Device {
+            // Only device-api serves real-time channels: it alone listens for the other
+            // processes' wake-ups (one connection of its own, on PostgreSQL).
+            state.listen_for_wakeups()?;
+        }
         if service == Service::Admin {
             crate::mail_sender::spawn(state.clone()).map_err(|e| StartError::Bind {
                 key: "mail",

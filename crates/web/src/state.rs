@@ -23,6 +23,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Wakes this process's real-time channels also for messages sent by other processes
+    /// sharing the database (PostgreSQL; nothing changes on SQLite).
+    pub fn listen_for_wakeups(&mut self) -> Result<(), lanyard_store::StoreError> {
+        let target = self.settings.database_target()?;
+        self.wakeups = crate::wakeups::Wakeups::listening(&target);
+        Ok(())
+    }
+
     /// Where e-mailed links point.
     pub fn links(&self) -> lanyard_identity::admin::Links {
         lanyard_identity::admin::Links {

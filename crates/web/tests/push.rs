@@ -9,7 +9,6 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use lanyard_core::SystemClock;
 use lanyard_enrollment::device::DeviceType;
 use lanyard_enrollment::push::{self, ApnsInput};
-use lanyard_identity::AccountKind;
 use lanyard_identity::account::{self, NewAccount};
 use lanyard_identity::bootstrap::bootstrap;
 use lanyard_identity::rights::Actor;
@@ -277,12 +276,7 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
         let org = account::create(
             &mut db.conn(),
             &clock,
-            NewAccount {
-                kind: AccountKind::Organization,
-                name: "Acme".into(),
-                contact_email: None,
-                parent: None,
-            },
+            NewAccount::organization("Acme"),
         )
         .expect("org")
         .id;
@@ -361,6 +355,59 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
                 ("apns".to_owned(), "a1b2c3d4".to_owned(), "msg4".to_owned()),
             ]
         );
+        // The whole path after a send (`wake_phones`): the phones of the people with a token are
+        // pushed in the background; a token the gateway no longer knows is forgotten, so it is
+        // not pushed to again; a phone that replaced its token meanwhile keeps the new one.
+        let mut settings = lanyard_web::config::Settings::load_from(None, Vec::new()).expect("settings");
+        settings.push.fcm_url = base.clone();
+        settings.push.apns_url = base.clone();
+        settings.push.ca_file = ca_file.clone();
+        let state = lanyard_web::AppState {
+            pool: db.pool().clone(),
+            clock: Arc::new(SystemClock),
+            settings: Arc::new(settings),
+            master_key: Arc::new(master.clone()),
+            wakeups: lanyard_web::wakeups::Wakeups::default(),
+        };
+        let zoe = lanyard_identity::end_user::create(
+            &mut db.conn(),
+            &clock,
+            &actor,
+            &org,
+            lanyard_identity::end_user::NewEndUser::parse("zoe", Some("zoe@acme.example"), None, None, true)
+                .expect("valid"),
+        )
+        .expect("user");
+        for (id, kind, token) in [("zoe-android", "ANDROID", "fcm-token-3"), ("zoe-iphone", "APPLE", "0badbad0")] {
+            lanyard_store::testing::active_device(
+                &mut db.conn(),
+                id,
+                org.as_str(),
+                lanyard_store::testing::DeviceOwner::EndUser(zoe.id.as_str()),
+                kind,
+                Some(token),
+            );
+        }
+        let token_of = |id: &str| -> Option<String> {
+            use diesel::prelude::*;
+            use lanyard_store::schema::devices;
+            devices::table.find(id).select(devices::push_registration).first(&mut db.conn()).expect("device")
+        };
+        lanyard_web::push::wake_phones(&state, org.clone(), vec![zoe.id.to_string()], "msg8".into());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while token_of("zoe-iphone").is_some()
+            || !accepted.lock().expect("lock").iter().any(|(_, t, m)| t == "fcm-token-3" && m == "msg8")
+        {
+            assert!(std::time::Instant::now() < deadline, "the background push did not happen");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(token_of("zoe-android").as_deref(), Some("fcm-token-3"));
+        assert!(
+            !push::forget_token(&mut db.conn(), "zoe-android", "an-older-token").expect("forget"),
+            "a replaced token is not the one forgotten"
+        );
+        assert_eq!(token_of("zoe-android").as_deref(), Some("fcm-token-3"));
+
         // An organization without credentials: nothing is sent.
         let none = push::Credentials::default();
         assert_eq!(gateways.push(&none, DeviceType::Apple, "a1b2c3d4", "m").await.expect("none"), Pushed::NotConfigured);

@@ -10,8 +10,10 @@ use lanyard_identity::account::AccountAction;
 use lanyard_identity::customer::{self, Customer, DetailsInput, Sort};
 use lanyard_identity::rights::{Area, Verb};
 use lanyard_identity::{AccountKind, IdentityError};
+use lanyard_messaging::approval;
 use lanyard_reports::xlsx::XlsxTable;
 use lanyard_web::AppState;
+use lanyard_web::config::LoginApproval;
 use std::collections::BTreeMap;
 
 const PAGE: i64 = 20;
@@ -330,6 +332,9 @@ pub(crate) struct CsrfForm {
     confirm: Option<String>,
 }
 
+/// The marker of [`act`]'s trial deletion, rolled back on purpose.
+const DRY_RUN: &str = "trial deletion rolled back";
+
 pub(crate) async fn act(
     console: Console,
     state: web::Data<AppState>,
@@ -351,15 +356,61 @@ pub(crate) async fn act(
         format!("/console/accounts/{oid}")
     };
     let (c, links, target) = (console.clone(), state.links(), oid.clone());
+    let phone = state.settings.console.login_approval == LoginApproval::Phone;
+    let seconds = state.settings.console.login_approval_seconds;
     let outcome = form_call(&state, move |conn, clock| match action.as_str() {
-        "disable" => customer::disable(conn, clock, &links, &c.actor, &target).map(drop),
-        "reactivate" => customer::reactivate(conn, clock, &links, &c.actor, &target).map(drop),
-        "delete" => customer::delete(conn, clock, &links, &c.actor, &target),
+        "disable" => customer::disable(conn, clock, &links, &c.actor, &target).map(|_| None),
+        "reactivate" => customer::reactivate(conn, clock, &links, &c.actor, &target).map(|_| None),
+        "delete" => {
+            // Deleting an account cannot be undone: like a login, it needs the administrator's
+            // phone (SPEC §1, seed 000 "Dashboard access"). The checks come first, so the phone
+            // is not asked for what would be refused anyway.
+            let found = customer::get(conn, &c.actor, &target)?;
+            // Every rule of the deletion, tried and rolled back: the phone is asked only for
+            // what would be done.
+            let tried = lanyard_store::write_transaction(conn, |conn| {
+                customer::delete(conn, clock, &links, &c.actor, &target)?;
+                Err::<(), _>(IdentityError::Inconsistent(DRY_RUN.into()))
+            });
+            match tried {
+                Err(IdentityError::Inconsistent(m)) if m == DRY_RUN => {}
+                Err(refused) => return Err(refused),
+                Ok(()) => {}
+            }
+            let has_phone = phone
+                && approval::has_phone(conn, &c.admin.id).map_err(super::password::identity_error)?;
+            if !has_phone {
+                return customer::delete(conn, clock, &links, &c.actor, &target).map(|()| None);
+            }
+            let asked = approval::ask(
+                conn,
+                clock,
+                &c.admin.id,
+                (super::approvals::DELETE_ACCOUNT, target.as_str(), None),
+                &format!("Delete the account {}?", found.account.name),
+                &format!(
+                    "{} is deleting the customer account {} ({}) in the Lanyard console. This cannot be undone: approve only if it is you.",
+                    c.admin.email, found.account.name, target
+                ),
+                seconds,
+            )
+            .map_err(super::password::identity_error)?;
+            Ok(Some(asked.message_id))
+        }
         _ => Err(IdentityError::NotAllowed("no such action".into())),
     })
     .await?;
     match outcome {
-        Ok(()) => Ok(redirect(&back)),
+        Ok(Some(approval)) => {
+            lanyard_web::push::wake_administrator(
+                &state,
+                console.admin.account.clone(),
+                console.admin.id.as_str(),
+                approval.clone(),
+            );
+            Ok(redirect(&format!("/console/approvals/{approval}")))
+        }
+        Ok(None) => Ok(redirect(&back)),
         Err((_, message)) => Err(ConsoleError::Page(
             StatusCode::CONFLICT,
             message.unwrap_or_else(|| "not possible".into()),

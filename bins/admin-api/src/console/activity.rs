@@ -3,7 +3,7 @@
 //! searched and paged in the database, newest first, within the plan's retention.
 
 use super::auth::Console;
-use super::{ConsoleError, Templates};
+use super::{ConsoleError, Templates, when};
 use actix_web::{HttpResponse, web};
 use lanyard_core::PageRequest;
 use lanyard_messaging::activity;
@@ -15,10 +15,6 @@ const PAGE: i64 = 25;
 pub(crate) struct ListQuery {
     q: Option<String>,
     start: Option<i64>,
-}
-
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// `GET /console/activity`.
@@ -43,8 +39,7 @@ pub(crate) async fn list(
         .map(|a| {
             minijinja::context! {
                 user_id => a.user_id.clone(),
-                application => a.application_name.clone().or_else(|| a.application_id.clone())
-                    .unwrap_or_else(|| "Console login".to_owned()),
+                application => super::sender_name(a.application_name.clone().or_else(|| a.application_id.clone())),
                 started => when(a.started_at), ended => a.ended_at.map(when),
                 valid_to => when(a.valid_to), progress => a.progress.clone(),
             }

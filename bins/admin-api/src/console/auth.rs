@@ -221,6 +221,11 @@ impl Console {
                 && self.actor.rights.allows(Area::Devices, Verb::View),
         );
         can.insert(
+            "messages",
+            self.account_kind == AccountKind::Organization
+                && self.actor.rights.allows(Area::Messages, Verb::View),
+        );
+        can.insert(
             "access_keys",
             self.account_kind == AccountKind::Organization
                 && self.actor.rights.allows(Area::AccessKeys, Verb::View),

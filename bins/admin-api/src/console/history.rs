@@ -1,7 +1,7 @@
 //! The account history: filter by date range, search, order, page; `.xlsx` export.
 
 use super::auth::Console;
-use super::{ConsoleError, Templates};
+use super::{ConsoleError, Templates, when};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
@@ -52,10 +52,6 @@ fn filter(query: &HistoryQuery) -> Result<Filter, (String, String)> {
         to: day("to", &query.to)?.map(|d| d + TimeDelta::days(1)),
         oldest_first: query.order == "oldest",
     })
-}
-
-fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn by(e: &history::Entry) -> String {

@@ -1,7 +1,7 @@
 //! Log in, log out.
 
 use super::auth::{Console, anonymous_csrf, anonymous_page, check_anonymous_csrf, session_cookie};
-use super::{ConsoleError, Templates, form_call, redirect};
+use super::{ConsoleError, Templates, form_call, redirect, when};
 use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lanyard_core::Clock;
@@ -253,10 +253,6 @@ fn own_enrollment(
     Ok((link, found.expires_at))
 }
 
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 /// Moves a login waiting for the phone one step on: ask the phone, read its answer, or (no
 /// phone) take the e-mailed code and offer an enrollment.
 fn step(
@@ -419,8 +415,7 @@ async fn phone_page(
             wake,
         } => {
             if let Some((admin, account, message)) = wake {
-                state.wakeups.wake(&admin);
-                lanyard_web::push::wake_phones(state, account, vec![admin], message);
+                lanyard_web::push::wake_administrator(state, account, &admin, message);
             }
             (
                 "Approve on your phone",

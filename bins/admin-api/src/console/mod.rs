@@ -10,10 +10,12 @@ mod activity;
 mod administrators;
 mod alerts;
 mod api_tokens;
+mod approvals;
 mod auth;
 mod history;
 mod login;
 mod maintenance;
+mod messages;
 mod password;
 mod personalization;
 mod phones;
@@ -87,8 +89,20 @@ impl Templates {
                 include_str!("../../templates/profile_form.html"),
             ),
             ("history.html", include_str!("../../templates/history.html")),
+            (
+                "messages.html",
+                include_str!("../../templates/messages.html"),
+            ),
+            (
+                "message_detail.html",
+                include_str!("../../templates/message_detail.html"),
+            ),
             ("forgot.html", include_str!("../../templates/forgot.html")),
             ("reset.html", include_str!("../../templates/reset.html")),
+            (
+                "approval_wait.html",
+                include_str!("../../templates/approval_wait.html"),
+            ),
             ("me.html", include_str!("../../templates/me.html")),
             (
                 "accounts.html",
@@ -319,6 +333,17 @@ pub(crate) fn pager(start: i64, shown: i64, filtered: i64, page: i64) -> Value {
     }
 }
 
+/// A time as list pages show it (UTC, to the second).
+pub(crate) fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Who sent a message, as list pages name it: its application, or the console itself (the
+/// approvals it asks of administrators' phones have no application).
+pub(crate) fn sender_name(application: Option<String>) -> String {
+    application.unwrap_or_else(|| "Console approval".to_owned())
+}
+
 pub(crate) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, to.to_owned()))
@@ -358,6 +383,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
             .route("/activity", web::get().to(activity::list))
+            .route("/approvals/{id}", web::get().to(approvals::show))
+            .route("/approvals/{id}/cancel", web::post().to(approvals::cancel))
+            .route("/messages", web::get().to(messages::list))
+            .route("/messages", web::post().to(messages::send))
+            .route("/messages/{id}", web::get().to(messages::show))
+            .route(
+                "/messages/{id}/evidences/{file}",
+                web::get().to(messages::evidence),
+            )
             .route("/login/phone", web::get().to(login::phone))
             .route("/login/phone", web::post().to(login::phone_action))
             .route("/logout", web::post().to(login::logout))
@@ -371,6 +405,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/forgot-password", web::post().to(password::forgot))
             .route("/reset-password", web::get().to(password::reset_form))
             .route("/reset-password", web::post().to(password::reset))
+            .route(
+                "/reset-password/phone",
+                web::get().to(password::reset_phone),
+            )
             .route("/confirm-email", web::get().to(password::confirm_email))
             .route("/me", web::get().to(password::me))
             .route("/me/password", web::post().to(password::change_password))

@@ -6,7 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lanyard_core::Email;
 use lanyard_identity::{admin, password};
+use lanyard_messaging::approval::{self, Settled};
 use lanyard_web::AppState;
+use lanyard_web::config::LoginApproval;
 use std::collections::BTreeMap;
 
 #[derive(Debug, serde::Deserialize)]
@@ -131,8 +133,31 @@ pub(crate) async fn reset(
     check_anonymous_csrf(&req, &form.csrf)?;
     let outcome = if form.password == form.password2 {
         let (token, new) = (form.token.clone(), form.password.clone());
+        let phone = state.settings.console.login_approval == LoginApproval::Phone;
+        let seconds = state.settings.console.login_approval_seconds;
         form_call(&state, move |conn, clock| {
-            admin::reset_password(conn, clock, &token, &new)
+            let reset = admin::check_password_reset(conn, clock, &token, &new)?;
+            // SPEC §1: a forgotten password is reset by the e-mailed link, then approved on the
+            // phone. Without a phone (lost, never enrolled) the link alone resets it: the next
+            // login then needs the e-mailed login code and a new phone.
+            let has_phone = phone
+                && approval::has_phone(conn, &reset.administrator).map_err(identity_error)?;
+            if !has_phone {
+                admin::finish_password_reset(conn, clock, &reset)?;
+                return Ok(None);
+            }
+            let account = admin::get(conn, &reset.administrator)?.account;
+            let asked = approval::ask(
+                conn,
+                clock,
+                &reset.administrator,
+                (RESET, &reset.token_id, Some(&reset.password_hash)),
+                "Reset your console password",
+                "Someone with the reset link sent to your e-mail address is setting a new password for the Lanyard console. Approve only if it is you.",
+                seconds,
+            )
+            .map_err(identity_error)?;
+            Ok(Some((asked.message_id, reset.administrator, account)))
         })
         .await?
     } else {
@@ -145,7 +170,18 @@ pub(crate) async fn reset(
         ))
     };
     match outcome {
-        Ok(_) => message(
+        Ok(Some((approval, administrator, account))) => {
+            lanyard_web::push::wake_administrator(
+                &state,
+                account,
+                administrator.as_str(),
+                approval.clone(),
+            );
+            Ok(super::redirect(&format!(
+                "/console/reset-password/phone?approval={approval}"
+            )))
+        }
+        Ok(None) => message(
             &req,
             &templates,
             "Password changed",
@@ -160,6 +196,107 @@ pub(crate) async fn reset(
                 token => form.token.clone(), policy => password::POLICY, errors => errors, error => text,
             }))
         }
+    }
+}
+
+/// What a pending password reset waits for (`pending_approvals.purpose`).
+const RESET: &str = "password_reset";
+
+/// A messaging error where the identity domain's is expected (its own errors pass through).
+pub(crate) fn identity_error(
+    err: lanyard_messaging::MessagingError,
+) -> lanyard_identity::IdentityError {
+    match err {
+        lanyard_messaging::MessagingError::Identity(e) => e,
+        // The phone was deactivated between the check and the request.
+        lanyard_messaging::MessagingError::NoDevice(_) => {
+            lanyard_identity::IdentityError::NotAllowed(
+                "no active phone to approve this: try again".into(),
+            )
+        }
+        other => lanyard_identity::IdentityError::Inconsistent(other.to_string()),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ApprovalQuery {
+    #[serde(default)]
+    approval: String,
+}
+
+/// `GET /console/reset-password/phone?approval=…`: a new password waiting for the phone. The page
+/// refreshes itself until the phone answers; approved, the password is set (once) and the link
+/// used; denied or expired, nothing changes.
+pub(crate) async fn reset_phone(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    templates: web::Data<Templates>,
+    query: web::Query<ApprovalQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = query.approval.clone();
+    let settled = state
+        .db(move |conn, clock| {
+            let settled = approval::settle(conn, clock, &id, RESET, |conn, pending| {
+                let password_hash = pending.payload.clone().ok_or_else(|| {
+                    lanyard_messaging::MessagingError::NotFound(pending.message_id.clone())
+                })?;
+                let reset = admin::PendingReset {
+                    administrator: pending.administrator.clone(),
+                    token_id: pending.target.clone(),
+                    password_hash,
+                };
+                admin::finish_password_reset(conn, clock, &reset)
+                    .map_err(lanyard_messaging::MessagingError::from)
+            });
+            match settled {
+                Err(lanyard_messaging::MessagingError::NotFound(_)) => Ok(None),
+                other => other.map(Some),
+            }
+        })
+        .await?;
+    match settled {
+        Some(Settled::Waiting {
+            secure_id,
+            expires_at,
+        }) => {
+            let (csrf, _) = anonymous_csrf(&req);
+            templates.render(
+                "approval_wait.html",
+                anonymous_page(&req, "Approve on your phone", &csrf, minijinja::context! {
+                    refresh => 2, secure_id => secure_id,
+                    expires => expires_at.format("%H:%M:%S UTC").to_string(),
+                    text => "We sent a request to your phone to approve the new password. Approve it there; this page moves on by itself.",
+                }),
+            )
+        }
+        Some(Settled::Done(_)) => message(
+            &req,
+            &templates,
+            "Password changed",
+            "Your phone approved it: your new password is set. Log in with it.",
+            false,
+        ),
+        Some(Settled::Refused(status)) => message(
+            &req,
+            &templates,
+            "Password not changed",
+            &format!(
+                "The new password was {} on your phone; your password is unchanged. Open the link again to retry, or ask for a new one.",
+                match status {
+                    lanyard_messaging::status::RecipientStatus::Denied => "denied",
+                    lanyard_messaging::status::RecipientStatus::Cancelled => "cancelled",
+                    _ => "not approved in time",
+                }
+            ),
+            true,
+        ),
+        None => message(
+            &req,
+            &templates,
+            "Nothing to approve",
+            "This password reset is finished or does not exist.",
+            true,
+        ),
     }
 }
 
