@@ -446,6 +446,7 @@ fn expired_certificate(install: &Installation, org_oid: &str) -> Vec<u8> {
     .expect("old key");
     access_key::download_pem(
         conn,
+        &then,
         &master,
         &actor,
         &account.id,

@@ -151,6 +151,7 @@ fn seed(app: &TlsTestApp, device_api: &str, phones: usize) -> (Vec<u8>, Vec<(Str
     .expect("key");
     let identity = access_key::download_pem(
         &mut conn,
+        &SystemClock,
         &app.master_key,
         &actor,
         &org,
@@ -160,6 +161,7 @@ fn seed(app: &TlsTestApp, device_api: &str, phones: usize) -> (Vec<u8>, Vec<(Str
     let links = Links {
         device_api,
         master: &app.master_key,
+        mail_domain: "lanyard.test",
     };
     let people = (0..phones)
         .map(|i| {

@@ -210,6 +210,7 @@ async fn sheets(backend: Backend) {
     let links = Links {
         device_api: "https://device.lanyard.example",
         master: &app.master_key,
+        mail_domain: "lanyard.test",
     };
     let mut work: Vec<(Oid, String)> = Vec::with_capacity(SHEETS);
     {

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pathlib
@@ -516,10 +517,15 @@ def test_access_keys_certificates_downloads_and_revocation(lanyard, browser, tmp
     info = subprocess.run(["openssl", "pkcs12", "-info", "-in", str(pfx), "-passin", f"pass:{password}", "-nokeys"],
                           capture_output=True, text=True)
     assert info.returncode == 0 and "CN = ops tool" in info.stdout + info.stderr, info.stderr
+    # The private key is handed out once: the PEM now has the chain only, a second PFX is refused.
+    assert b"PRIVATE KEY" not in download(lanyard, driver, f"/console/access-keys/{key_id}/certificates/{serial}.pem")
+    with pytest.raises(urllib.error.HTTPError):
+        download(lanyard, driver, f"/console/access-keys/{key_id}/certificates/{serial}.pfx")
     pem = tmp_path / "ops.pem"
-    pem.write_bytes(download(lanyard, driver, f"/console/access-keys/{key_id}/certificates/{serial}.pem"))
+    subprocess.run(["openssl", "pkcs12", "-in", str(pfx), "-passin", f"pass:{password}", "-nodes", "-out", str(pem)],
+                   check=True, capture_output=True)
     assert b"PRIVATE KEY" in pem.read_bytes()
-    assert curl_users(lanyard, str(pem)) == "200", "the downloaded PEM manages end users"
+    assert curl_users(lanyard, str(pem)) == "200", "the downloaded keystore manages end users"
 
     # Revoked in the console: refused by the API on the next request.
     submit(driver, f"/console/access-keys/{key_id}/certificates/{serial}/revoke")
@@ -851,10 +857,10 @@ def test_console_login_needs_the_phones_approval(lanyard, browser, tmp_path):
     # No phone yet: the password leads to the e-mailed code, not into the console.
     password_step(lanyard, driver, "pia@pl.example")
     assert "Enter your login code" in driver.title, driver.page_source[:2000]
-    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("pia@pl.example")).group(1)
+    code = re.search(r"your login code is (\w+)", lanyard.wait_mail("pia@pl.example")).group(1)
     assert_no_session(lanyard, driver)
     password_step(lanyard, driver, "pia@pl.example")
-    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("pia@pl.example")).group(1)
+    code = re.search(r"your login code is (\w+)", lanyard.wait_mail("pia@pl.example")).group(1)
     fill(driver, code="WRONGCODE1")
     submit(driver, "/console/login/phone")
     assert "is not valid" in driver.find_element(By.ID, "code-error").text
@@ -1070,7 +1076,7 @@ def test_the_phone_approves_password_resets_and_account_deletions(lanyard, brows
     driver.get(lanyard.url + "/console/login")
     fill(driver, email="ada@ap.example", password=second)
     submit(driver)
-    code = re.search(r"your activation code is (\w+)", lanyard.wait_mail("ada@ap.example")).group(1)
+    code = re.search(r"your login code is (\w+)", lanyard.wait_mail("ada@ap.example")).group(1)
     fill(driver, code=code)
     submit(driver, "/console/login/phone")
     link = decode_qr(driver.find_element(By.ID, "enrollment-qr"), tmp_path / "qr.png")

@@ -30,6 +30,7 @@ impl Reach {
         Links {
             device_api: &self.device_api,
             master: &self.master,
+            mail_domain: &self.mail_domain,
         }
     }
 

@@ -1315,6 +1315,7 @@ fn enrolled_device(app: &TestApp, org: &lanyard_web::testing::TestOrg, oid: &str
     let links = enrollment::Links {
         device_api: "https://127.0.0.1:7403",
         master: &app.master_key,
+        mail_domain: "lanyard.test",
     };
     let url = enrollment::create(
         &mut conn,

@@ -57,8 +57,15 @@ fn key(app: &TlsTestApp, org: &Org, kind: KeyKind, name: &str) -> (Vec<u8>, Stri
     )
     .expect("key");
     let serial = issued.certificate.serial.clone();
-    let pem = access_key::download_pem(&mut conn, &app.master_key, &org.actor, &org.id, &serial)
-        .expect("pem");
+    let pem = access_key::download_pem(
+        &mut conn,
+        &SystemClock,
+        &app.master_key,
+        &org.actor,
+        &org.id,
+        &serial,
+    )
+    .expect("pem");
     (pem, serial)
 }
 

@@ -224,6 +224,9 @@ pub(crate) async fn submit(
             ) {
                 return Ok(Err((StatusCode::BAD_REQUEST, failed.to_string())));
             }
+            if let Err(spent) = human_check::spend(conn, clock, &form_data.challenge)? {
+                return Ok(Err((StatusCode::BAD_REQUEST, spent.to_string())));
+            }
             match device::deactivate_self_service(
                 conn,
                 clock,

@@ -77,6 +77,7 @@ fn enroll_phone(
     let links = Links {
         device_api: &app.base,
         master: &app.master_key,
+        mail_domain: "lanyard.test",
     };
     let url = enrollment::create(
         &mut conn,

@@ -33,6 +33,7 @@ fn person_with_link(
     let links = Links {
         device_api: DEVICE_API,
         master: &app.master_key,
+        mail_domain: "lanyard.test",
     };
     let url = enrollment::create(
         &mut conn,
@@ -300,6 +301,7 @@ async fn twenty_concurrent_requests_make_one_device(app: TestApp) {
     let links = Links {
         device_api: DEVICE_API,
         master: &app.master_key,
+        mail_domain: "lanyard.test",
     };
     let (oid, url) = person_with_link(&app, &org, "ria", None);
     let secret = secret_of(&url);

@@ -357,6 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             let pem = access_key::download_pem(
                 conn,
+                &clock,
                 &state.master_key,
                 &actor,
                 &target.id,
@@ -435,14 +436,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = state.pool.get()?;
             let target = account::find_by_oid(&mut conn, &oid)?;
             let builtin = lanyard_identity::profile::builtin(&mut conn, &target.id)?;
-            let operator = lanyard_identity::rights::Actor {
-                account: booted.platform.id.clone(),
-                rights: lanyard_identity::rights::Rights::all(),
-                scope: lanyard_identity::rights::Scope::Subtree,
-                name: "lanyard (operator)".into(),
-                email: None,
-                administrator: None,
-            };
+            let operator = lanyard_identity::rights::Actor::operator(
+                booted.platform.id.clone(),
+                "lanyard (operator)",
+            );
             let created = lanyard_identity::admin::invite(
                 &mut conn,
                 &clock,
@@ -574,9 +571,7 @@ fn up(settings: Settings) -> anyhow::Result<()> {
 
 /// The operator at the command line, acting on `account` (recorded as such in its history).
 fn operator(account: &lanyard_core::id::AccountId) -> lanyard_identity::rights::Actor {
-    let mut actor = lanyard_identity::rights::Actor::api_token(account.clone(), "cli");
-    actor.name = "Operator (lanyard command line)".into();
-    actor
+    lanyard_identity::rights::Actor::operator(account.clone(), "Operator (lanyard command line)")
 }
 
 /// Writes a file only its owner can read (private keys, master keys); refuses to overwrite.

@@ -3,6 +3,9 @@
 
 /// Largest page a caller may ask for; bigger exports go through the streamed reports.
 pub const MAX_PAGE_LENGTH: i64 = 10_000;
+/// Largest `start` a caller may ask for: far beyond any real list, and small enough that
+/// `start + length` (and every page arithmetic after it) can never overflow.
+pub const MAX_START: i64 = 1_000_000_000;
 /// Page length when the caller gives none.
 pub const DEFAULT_PAGE_LENGTH: i64 = 1_000;
 
@@ -36,10 +39,10 @@ impl PageRequest {
         search: Option<String>,
     ) -> Result<Self, InvalidPage> {
         let start = start.unwrap_or(0);
-        if start < 0 {
+        if !(0..=MAX_START).contains(&start) {
             return Err(InvalidPage {
                 field: "start",
-                rule: "must be 0 or more".into(),
+                rule: format!("must be between 0 and {MAX_START}"),
             });
         }
         let length = length.unwrap_or(DEFAULT_PAGE_LENGTH);

@@ -177,6 +177,8 @@ pub fn enroll(
                 "this enrollment has expired; ask for a new one",
             ));
         }
+        // A disabled account enrolls nothing; the enrollment stays unused for its reactivation.
+        require_live_account(conn, &AccountId::from_stored(account_id.clone()))?;
         // Once only: of concurrent attempts exactly one changes the row.
         let claimed = diesel::update(
             enrollments::table
@@ -303,6 +305,17 @@ pub fn enroll(
     })
 }
 
+/// Refuses enrollment in an account that is disabled or deleted (docs/security.md).
+fn require_live_account(conn: &mut DbConnection, account: &AccountId) -> Result<()> {
+    use lanyard_identity::AccountStatus;
+    match account::get(conn, account)?.status {
+        AccountStatus::Disabled | AccountStatus::Deleted => Err(not_allowed(
+            "this organization is disabled: its phones cannot enroll",
+        )),
+        AccountStatus::Created | AccountStatus::Activated => Ok(()),
+    }
+}
+
 fn not_allowed(message: &str) -> EnrollmentError {
     EnrollmentError::Identity(IdentityError::NotAllowed(message.to_owned()))
 }
@@ -371,6 +384,7 @@ pub fn configuration(
         ));
     }
     let account = AccountId::from_stored(account_id);
+    require_live_account(conn, &account)?;
     let org = account::get(conn, &account)?;
     let mobile_app = crate::mobile_app::of(conn, &account)?;
     let (person_name, person_id) = match (user, administrator) {
@@ -463,14 +477,20 @@ pub fn authenticate_certificate(
         Option<String>,
         Option<String>,
     );
+    use lanyard_store::schema::accounts;
     let found: Option<Found> = certificates::table
         .inner_join(devices::table.on(certificates::device_id.eq(devices::id.nullable())))
+        .inner_join(accounts::table.on(accounts::id.eq(devices::account_id)))
         .left_join(apps::table.on(apps::account_id.eq(devices::account_id)))
         .filter(certificates::serial.eq(&serial))
         .filter(certificates::status.eq("active"))
         .filter(certificates::not_before.le(now))
         .filter(certificates::not_after.gt(now))
         .filter(devices::status.eq("active"))
+        // A disabled account's phones are refused at once (and again usable on reactivation);
+        // a deleted account's certificates are revoked as well.
+        .filter(accounts::status.ne(lanyard_identity::AccountStatus::Disabled.as_str()))
+        .filter(accounts::status.ne(lanyard_identity::AccountStatus::Deleted.as_str()))
         .select((
             certificates::cert_pem,
             devices::id,
@@ -767,7 +787,7 @@ fn list_page(
         .collect()
 }
 
-/// Attempts at a deactivation code allowed per account in a quarter of an hour.
+/// Wrong deactivation codes allowed per (client, account) in a quarter of an hour.
 const DEACTIVATION_ATTEMPTS: lanyard_identity::throttle::Limit =
     lanyard_identity::throttle::Limit {
         max: 10,
@@ -776,7 +796,9 @@ const DEACTIVATION_ATTEMPTS: lanyard_identity::throttle::Limit =
 
 /// Deactivates the device of `account` whose deactivation code is `code` (API §7.4; the
 /// self-service page): `vendor_id`, when given, names the device (`NOT_FOUND` when there is no
-/// such active device). A wrong code is `FORBIDDEN`; attempts are rate limited per account.
+/// such active device). A wrong code is `FORBIDDEN`. Wrong codes are counted per (`client`,
+/// account) — the page's client address, the API caller — so a stranger's guesses never stop
+/// the right code from another client.
 pub fn deactivate_with_code(
     conn: &mut DbConnection,
     clock: &dyn Clock,
@@ -784,8 +806,9 @@ pub fn deactivate_with_code(
     account: &AccountId,
     vendor_id: Option<&str>,
     code: &str,
+    client: &str,
 ) -> Result<String> {
-    let key = format!("deactivation-code:{}", account.as_str());
+    let key = format!("deactivation-code:{}:{client}", account.as_str());
     lanyard_identity::throttle::check(conn, clock, &key, DEACTIVATION_ATTEMPTS)?;
     let mut q = devices::table
         .filter(devices::account_id.eq(account.as_str()))
@@ -887,8 +910,9 @@ const SELF_SERVICE_ATTEMPTS: lanyard_identity::throttle::Limit =
 
 /// The self-service deactivation page (SPEC §3): the person names the organization (its OID,
 /// from the confirmation letter's link) and the deactivation code. Failed attempts count per
-/// client address and per organization; the human check is the caller's (see
-/// [`crate::human_check`]). Returns the deactivated device's name.
+/// client address, and per (client address, organization); the human check is the caller's (see
+/// [`crate::human_check`]). An unknown organization and a wrong code get the same answer, so
+/// the page does not tell which organizations exist. Returns the deactivated device's name.
 pub fn deactivate_self_service(
     conn: &mut DbConnection,
     clock: &dyn Clock,
@@ -907,8 +931,23 @@ pub fn deactivate_self_service(
                     .into(),
             })
         })?;
-        let account = account::find_by_oid(conn, &oid)?;
-        let device_id = deactivate_with_code(conn, clock, master, &account.id, None, code)?;
+        let refused = || {
+            EnrollmentError::Identity(IdentityError::Forbidden(
+                "the organization ID or the deactivation code is not valid".into(),
+            ))
+        };
+        let account = match account::find_by_oid(conn, &oid) {
+            Ok(account) => account,
+            Err(IdentityError::NotFound { .. }) => return Err(refused()),
+            Err(other) => return Err(other.into()),
+        };
+        let device_id =
+            match deactivate_with_code(conn, clock, master, &account.id, None, code, client) {
+                Err(EnrollmentError::Identity(IdentityError::Forbidden(_))) => {
+                    return Err(refused());
+                }
+                other => other?,
+            };
         let name: String = devices::table
             .find(&device_id)
             .select(devices::name)

@@ -8,7 +8,7 @@
 use crate::{EnrollmentError, Result};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
-use lanyard_core::id::AccountId;
+use lanyard_core::id::{AccountId, AdministratorId};
 use lanyard_core::secret::hash_token;
 use lanyard_core::{Clock, Email, Oid};
 use lanyard_identity::rights::{Actor, Area, Verb, authorize};
@@ -73,6 +73,8 @@ pub struct Links<'a> {
     pub device_api: &'a str,
     /// The master key.
     pub master: &'a MasterKey,
+    /// Domain of the Message-IDs of the mails an enrollment sends.
+    pub mail_domain: &'a str,
 }
 
 /// The secret of enrollment `id` (hex of 16 bytes of HMAC-SHA-256 under the link key).
@@ -177,8 +179,39 @@ pub fn create(
             user,
             administrator,
             label,
-            ..
+            name,
+            email,
         } = resolve(conn, account, holder)?;
+        // A phone enrolled for an administrator approves that administrator's logins and
+        // password resets: only the administrator, or a full administrator of the account (who
+        // could do everything anyway, and the administrator is told), may create one.
+        if let Some(target) = &administrator
+            && actor.administrator.as_ref().map(AdministratorId::as_str) != Some(target.as_str())
+        {
+            if !actor.is_full() {
+                return Err(EnrollmentError::Identity(IdentityError::Forbidden(
+                    "only the administrator, or a full administrator of the account, can enroll a phone for an administrator".into(),
+                )));
+            }
+            if let Some(to) = email.as_deref().and_then(|e| Email::parse(e).ok()) {
+                let chain = account::ancestors(conn, account)?;
+                lanyard_mail::templates::send(
+                    conn,
+                    clock,
+                    links.mail_domain,
+                    &chain,
+                    "admin_enrollment_created",
+                    &to,
+                    minijinja::context! {
+                        name => name.as_deref().unwrap_or(&label),
+                        by => &actor.name,
+                    },
+                )
+                .map_err(|e| {
+                    EnrollmentError::Identity(IdentityError::Inconsistent(e.to_string()))
+                })?;
+            }
+        }
         let hours = organization::settings(conn, account)?.enrollment_expiration_hours;
         let now = clock.now();
         let expires_at = now + TimeDelta::hours(hours);

@@ -34,6 +34,9 @@ pub enum CheckFailed {
     /// Too old.
     #[error("the page is too old; reload it and try again")]
     Expired,
+    /// This solved challenge was used for an attempt already.
+    #[error("the page's check was used already; reload the page and try again")]
+    Spent,
     /// The proof of work is missing or wrong (JavaScript off?).
     #[error("the human check was not done; allow JavaScript on this page and try again")]
     NotSolved,
@@ -113,6 +116,22 @@ pub fn verify(
         return Err(CheckFailed::NotSolved);
     }
     Ok(())
+}
+
+/// Spends a verified challenge: a solved proof of work is good for one attempt only, so a
+/// script cannot solve once and try codes for the challenge's whole validity.
+pub fn spend(
+    conn: &mut lanyard_store::DbConnection,
+    clock: &dyn lanyard_core::Clock,
+    challenge: &str,
+) -> crate::Result<Result<(), CheckFailed>> {
+    let first =
+        lanyard_identity::throttle::first_use(conn, clock, &format!("human-check:{challenge}"))?;
+    Ok(if first {
+        Ok(())
+    } else {
+        Err(CheckFailed::Spent)
+    })
 }
 
 /// Solves a challenge as the page's script does (for clients without a browser and tests).

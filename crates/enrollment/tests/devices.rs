@@ -56,6 +56,7 @@ impl World {
         let links = Links {
             device_api: DEVICE_API,
             master: &self.master,
+            mail_domain: "lanyard.test",
         };
         let e = enrollment::create(
             &mut db.conn(),
@@ -174,6 +175,7 @@ fn a_phone_enrolls_once_with_its_own_key(db: &TestDb) {
     let links = Links {
         device_api: DEVICE_API,
         master: &w.master,
+        mail_domain: "lanyard.test",
     };
     let state = enrollment::get(
         &mut db.conn(),
@@ -466,6 +468,7 @@ fn a_resent_code_replaces_the_old_one(db: &TestDb) {
         &w.org,
         Some("vendor-123"),
         &enrolled.deactivation_code,
+        "test client",
     )
     .expect_err("old code");
     assert_eq!(lanyard_core::Coded::code(&old).as_str(), "FORBIDDEN");
@@ -476,6 +479,7 @@ fn a_resent_code_replaces_the_old_one(db: &TestDb) {
         &w.org,
         Some("vendor-123"),
         &fresh,
+        "test client",
     )
     .expect("new code");
 }

@@ -34,6 +34,7 @@ impl World {
         Links {
             device_api: DEVICE_API,
             master: &self.master,
+            mail_domain: "lanyard.test",
         }
     }
 

@@ -3,19 +3,27 @@
 //! pair the server generates (the private key and a random PFX password are then kept sealed for
 //! download) or from the administrator's own PKCS#10 request (the server never sees that key).
 //!
-//! A certificate authenticates over mutual TLS only while it is active, unexpired and its key
-//! is not deleted; [`authenticate`] reads that from the database on every request, so a
-//! revocation takes effect at once on every instance.
+//! A certificate authenticates over mutual TLS only while it is active, unexpired, its key is
+//! not deleted and its account is neither disabled nor deleted; [`authenticate`] reads that from
+//! the database on every request, so a revocation (or a disabled account) takes effect at once
+//! on every instance.
+//!
+//! No credential is wider than its maker (docs/security.md): a key records the rights and scope
+//! of whoever made it and acts with exactly those; a new certificate for an existing key needs
+//! rights and a scope that include the key's; an application key needs the right to send
+//! messages. A private key the server generated is handed out once, to the one who made the
+//! certificate, and then erased.
 
+use crate::account::AccountStatus;
 use crate::platform_pki::{self, Purpose};
-use crate::rights::{Actor, Area, Verb, authorize};
+use crate::rights::{Actor, Area, Rights, Scope, Verb, authorize, require_within};
 use crate::{IdentityError, Result, history};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use lanyard_core::id::AccountId;
 use lanyard_core::{Clock, SecretString};
 use lanyard_pki::{Issue, KeySpec, MasterKey, PKey, Profile, Subject, X509, generate_key};
-use lanyard_store::schema::{access_keys, applications, certificates};
+use lanyard_store::schema::{access_keys, accounts, applications, certificates};
 use lanyard_store::{DbConnection, write_transaction};
 
 /// Validity of an access-key certificate.
@@ -106,8 +114,10 @@ pub struct CertificateInfo {
     pub status: CertificateStatus,
     /// Revocation time.
     pub revoked_at: Option<DateTime<Utc>>,
-    /// Whether the server generated the key pair (PFX and key download available).
+    /// Whether the server generated the key pair (it then has a PFX password).
     pub generated: bool,
+    /// Whether the generated private key can still be taken (once, by the certificate's maker).
+    pub key_available: bool,
 }
 
 /// Where the key pair of a new certificate comes from.
@@ -132,16 +142,64 @@ pub struct KeyIdentity {
     pub kind: KeyKind,
     /// The application of an application key.
     pub application_id: Option<String>,
+    /// The rights the key acts with (its maker's when it was made).
+    pub rights: Rights,
+    /// The accounts it reaches (its maker's scope when it was made).
+    pub scope: Scope,
 }
 
 impl KeyIdentity {
-    /// The actor of a management-key request: every right on its own account, like an API
-    /// token (and recorded by the key's name in the account history).
+    /// The actor of a management-key request: the rights and scope recorded with the key,
+    /// recorded by the key's name in the account history.
     pub fn actor(&self) -> Actor {
-        let mut actor = Actor::api_token(self.account.clone(), &self.key_name);
-        actor.name = format!("Access key {}", self.key_name);
-        actor
+        Actor {
+            account: self.account.clone(),
+            rights: self.rights.clone(),
+            scope: self.scope.clone(),
+            name: format!("Access key {}", self.key_name),
+            email: None,
+            administrator: None,
+            principal: format!("access-key:{}", self.key_id),
+        }
     }
+}
+
+/// The rights stored with a key: `None` for a key made before rights were recorded (every
+/// right, as such keys always had).
+fn stored_rights(rights: Option<&str>, order: bool, transfer: bool) -> Result<Rights> {
+    match rights {
+        None => Ok(Rights::all()),
+        Some(encoded) => Rights::decode(encoded, order, transfer),
+    }
+}
+
+/// The rights and scope an actor hands to a key it makes for `account`: its own (a key for an
+/// account below the actor's reaches that account's subtree, which must be within the actor's
+/// reach).
+fn grant_of(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    account: &AccountId,
+) -> Result<(Rights, Scope)> {
+    let scope = if account == &actor.account {
+        actor.scope.clone()
+    } else {
+        Scope::Subtree
+    };
+    require_within(conn, actor, &actor.rights, account, &scope, "the key")?;
+    Ok((actor.rights.clone(), scope))
+}
+
+/// An application key sends messages to the organization's end users in its application's
+/// name: only someone who may send messages can make one or give it a new certificate.
+fn require_messaging(actor: &Actor, kind: KeyKind) -> Result<()> {
+    if kind == KeyKind::Application && !actor.rights.allows(Area::Messages, Verb::Create) {
+        return Err(IdentityError::Forbidden(
+            "an application key sends messages: your profile does not allow create in Messages"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Associated data of a sealed private key (binds it to its certificate row).
@@ -173,6 +231,24 @@ fn key_of(row: KeyRow) -> Result<AccessKey> {
         application_id,
         created_at: created_at.and_utc(),
     })
+}
+
+/// The rights and scope recorded with key `key_id`.
+fn grant(conn: &mut DbConnection, key_id: &str) -> Result<(Rights, Scope)> {
+    let (rights, order, transfer, scope): (Option<String>, bool, bool, Option<String>) =
+        access_keys::table
+            .find(key_id)
+            .select((
+                access_keys::rights,
+                access_keys::can_order_credits,
+                access_keys::can_transfer_credits,
+                access_keys::scope_accounts,
+            ))
+            .first(conn)?;
+    Ok((
+        stored_rights(rights.as_deref(), order, transfer)?,
+        Scope::decode(scope.as_deref()),
+    ))
 }
 
 fn find_key(conn: &mut DbConnection, account: &AccountId, id: &str) -> Result<AccessKey> {
@@ -208,10 +284,15 @@ fn subject_line(subject: &Subject) -> String {
 
 /// Issues a certificate for `key` and stores it; returns it with the PFX password when the key
 /// pair was generated.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the certificate's parts and who asked for it"
+)]
 fn issue_for(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     master: &MasterKey,
+    actor: &Actor,
     key: &AccessKey,
     generated: Option<&PKey<lanyard_pki::Private>>,
     public_key: &PKey<lanyard_pki::Public>,
@@ -270,6 +351,7 @@ fn issue_for(
             certificates::key_sealed.eq(key_sealed),
             certificates::pfx_password_sealed.eq(password_sealed),
             certificates::created_at.eq(clock.now().naive_utc()),
+            certificates::issued_by.eq(&actor.principal),
         ))
         .execute(conn)?;
     Ok((
@@ -281,6 +363,7 @@ fn issue_for(
             status: CertificateStatus::Active,
             revoked_at: None,
             generated: generated.is_some(),
+            key_available: generated.is_some(),
         },
         password,
     ))
@@ -344,6 +427,8 @@ pub fn create(
     let (private, public) = key_material(source)?;
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::AccessKeys, Verb::Create, account)?;
+        require_messaging(actor, kind)?;
+        let (rights, scope) = grant_of(conn, actor, account)?;
         let application_id = match (
             kind,
             application_id.map(str::trim).filter(|a| !a.is_empty()),
@@ -392,12 +477,18 @@ pub fn create(
                 access_keys::name.eq(&key.name),
                 access_keys::application_id.eq(key.application_id.as_deref()),
                 access_keys::created_at.eq(key.created_at.naive_utc()),
+                access_keys::rights.eq(rights.encode()),
+                access_keys::can_order_credits.eq(rights.can_order_credits),
+                access_keys::can_transfer_credits.eq(rights.can_transfer_credits),
+                access_keys::scope_accounts.eq(scope.encode()),
+                access_keys::created_by.eq(&actor.principal),
             ))
             .execute(conn)?;
         let (certificate, pfx_password) = issue_for(
             conn,
             clock,
             master,
+            actor,
             &key,
             private.as_ref(),
             &public,
@@ -444,10 +535,15 @@ pub fn issue_certificate(
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::AccessKeys, Verb::Edit, account)?;
         let key = find_key(conn, account, key_id)?;
+        // A new certificate is the key's power in new hands: only for someone holding it all.
+        require_messaging(actor, key.kind)?;
+        let (rights, scope) = grant(conn, key_id)?;
+        require_within(conn, actor, &rights, account, &scope, "this key")?;
         let (certificate, pfx_password) = issue_for(
             conn,
             clock,
             master,
+            actor,
             &key,
             private.as_ref(),
             &public,
@@ -515,7 +611,7 @@ type CertRow = (
     NaiveDateTime,
     String,
     Option<NaiveDateTime>,
-    Option<String>,
+    (Option<String>, Option<String>),
 );
 
 /// The certificates of key `key_id`, newest first, with their state at `clock`'s now.
@@ -538,14 +634,14 @@ pub fn certificates_of(
             certificates::not_after,
             certificates::status,
             certificates::revoked_at,
-            certificates::key_sealed,
+            (certificates::key_sealed, certificates::pfx_password_sealed),
         ))
         .load(conn)?;
     let now = clock.now();
     Ok(rows
         .into_iter()
         .map(
-            |(serial, subject, nb, na, status, revoked_at, key)| CertificateInfo {
+            |(serial, subject, nb, na, status, revoked_at, (key, password))| CertificateInfo {
                 serial,
                 subject,
                 not_before: nb.and_utc(),
@@ -558,7 +654,8 @@ pub fn certificates_of(
                     CertificateStatus::Active
                 },
                 revoked_at: revoked_at.map(|r| r.and_utc()),
-                generated: key.is_some(),
+                generated: password.is_some(),
+                key_available: key.is_some(),
             },
         )
         .collect())
@@ -570,10 +667,26 @@ struct Stored {
     key_sealed: Option<String>,
     password_sealed: Option<String>,
     key_name: String,
+    issued_by: Option<String>,
+}
+
+impl Stored {
+    /// Whether `actor` made this certificate: the only one who may take its generated key or
+    /// see its PFX password.
+    fn made_by(&self, actor: &Actor) -> bool {
+        self.issued_by.as_deref() == Some(actor.principal.as_str())
+    }
 }
 
 fn stored(conn: &mut DbConnection, account: &AccountId, serial: &str) -> Result<Stored> {
-    type StoredRow = (String, String, Option<String>, Option<String>, String);
+    type StoredRow = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+    );
     let row: Option<StoredRow> = certificates::table
         .inner_join(access_keys::table)
         .filter(certificates::serial.eq(serial))
@@ -585,10 +698,11 @@ fn stored(conn: &mut DbConnection, account: &AccountId, serial: &str) -> Result<
             certificates::key_sealed,
             certificates::pfx_password_sealed,
             access_keys::name,
+            certificates::issued_by,
         ))
         .first(conn)
         .optional()?;
-    let (ca_id, cert_pem, key_sealed, password_sealed, key_name) =
+    let (ca_id, cert_pem, key_sealed, password_sealed, key_name, issued_by) =
         row.ok_or_else(|| IdentityError::not_found("certificate", serial))?;
     Ok(Stored {
         ca_id,
@@ -596,72 +710,177 @@ fn stored(conn: &mut DbConnection, account: &AccountId, serial: &str) -> Result<
         key_sealed,
         password_sealed,
         key_name,
+        issued_by,
     })
 }
 
-fn private_key(
+/// Takes the server-generated private key of certificate `serial` out of the database: for its
+/// maker, once (the sealed key is erased by a conditional update, so of two concurrent downloads
+/// one gets it). An error says why not: never generated, not the maker, already taken.
+fn take_key(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
     master: &MasterKey,
+    actor: &Actor,
+    account: &AccountId,
     serial: &str,
     s: &Stored,
-) -> Result<Option<PKey<lanyard_pki::Private>>> {
-    s.key_sealed
-        .as_deref()
-        .map(|sealed| {
-            let pem = master.open(&key_context(serial), sealed)?;
-            Ok(PKey::private_key_from_pem(&pem).map_err(lanyard_pki::PkiError::from)?)
-        })
-        .transpose()
-}
-
-/// PEM download: the certificate and its chain, plus the private key when the server generated
-/// it.
-pub fn download_pem(
-    conn: &mut DbConnection,
-    master: &MasterKey,
-    actor: &Actor,
-    account: &AccountId,
-    serial: &str,
-) -> Result<Vec<u8>> {
-    authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
-    let s = stored(conn, account, serial)?;
-    let cert = X509::from_pem(s.cert_pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?;
-    let chain = platform_pki::chain(conn, &s.ca_id)?;
-    let key = private_key(master, serial, &s)?;
-    Ok(lanyard_pki::pem_chain(&cert, &chain, key.as_deref())?)
-}
-
-/// PKCS#12 download (only for a server-generated key pair), under the certificate's password.
-pub fn download_pfx(
-    conn: &mut DbConnection,
-    master: &MasterKey,
-    actor: &Actor,
-    account: &AccountId,
-    serial: &str,
-) -> Result<Vec<u8>> {
-    authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
-    let s = stored(conn, account, serial)?;
-    let (Some(key), Some(password)) = (
-        private_key(master, serial, &s)?,
-        s.password_sealed.as_deref(),
-    ) else {
+) -> Result<PKey<lanyard_pki::Private>> {
+    if s.password_sealed.is_none() {
         return Err(IdentityError::NotAllowed(
             "this certificate was issued for your own request: the key is yours, so there is no PFX to download; download the PEM".into(),
         ));
+    }
+    if !s.made_by(actor) {
+        return Err(IdentityError::Forbidden(
+            "only whoever issued this certificate can download its private key".into(),
+        ));
+    }
+    let already = || {
+        IdentityError::NotAllowed(
+            "the private key of this certificate was downloaded already (it is handed out once); issue a new certificate".into(),
+        )
     };
-    let password = master.open(&password_context(serial), password)?;
+    let sealed = s.key_sealed.as_deref().ok_or_else(already)?;
+    let pem = master.open(&key_context(serial), sealed)?;
+    let key = PKey::private_key_from_pem(&pem).map_err(lanyard_pki::PkiError::from)?;
+    let taken = diesel::update(
+        certificates::table
+            .filter(certificates::serial.eq(serial))
+            .filter(certificates::key_sealed.is_not_null()),
+    )
+    .set((
+        certificates::key_sealed.eq(None::<String>),
+        certificates::key_taken_at.eq(clock.now().naive_utc()),
+    ))
+    .execute(conn)?;
+    if taken != 1 {
+        return Err(already());
+    }
+    history::record_by(
+        conn,
+        clock,
+        actor,
+        account,
+        "Access keys",
+        &format!(
+            "Private key of certificate {serial} (key {}) downloaded",
+            s.key_name
+        ),
+    )?;
+    Ok(key)
+}
+
+fn pfx_of(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    serial: &str,
+    s: &Stored,
+    key: &PKey<lanyard_pki::Private>,
+) -> Result<Vec<u8>> {
+    let sealed = s.password_sealed.as_deref().unwrap_or_default();
+    let password = master.open(&password_context(serial), sealed)?;
     let password = String::from_utf8(password).map_err(|e| IdentityError::Crypto(e.to_string()))?;
     let cert = X509::from_pem(s.cert_pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?;
     let chain = platform_pki::chain(conn, &s.ca_id)?;
     Ok(lanyard_pki::pkcs12(
         &s.key_name,
-        &key,
+        key,
         &cert,
         &chain,
         &password,
     )?)
 }
 
-/// The PFX password of a server-generated certificate ("show password").
+fn pem_of(
+    conn: &mut DbConnection,
+    s: &Stored,
+    key: Option<&PKey<lanyard_pki::Private>>,
+) -> Result<Vec<u8>> {
+    let cert = X509::from_pem(s.cert_pem.as_bytes()).map_err(lanyard_pki::PkiError::from)?;
+    let chain = platform_pki::chain(conn, &s.ca_id)?;
+    Ok(lanyard_pki::pem_chain(&cert, &chain, key.map(|k| &**k))?)
+}
+
+/// PEM download: the certificate and its chain, plus — for its maker, the first time — the
+/// private key when the server generated it. Anyone else, and the maker later, get the
+/// certificate and chain only.
+pub fn download_pem(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    actor: &Actor,
+    account: &AccountId,
+    serial: &str,
+) -> Result<Vec<u8>> {
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
+        let s = stored(conn, account, serial)?;
+        let key = if s.key_sealed.is_some() && s.made_by(actor) {
+            Some(take_key(conn, clock, master, actor, account, serial, &s)?)
+        } else {
+            None
+        };
+        pem_of(conn, &s, key.as_ref())
+    })
+}
+
+/// PKCS#12 download (only for a server-generated key pair), under the certificate's password:
+/// for the certificate's maker, once.
+pub fn download_pfx(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    actor: &Actor,
+    account: &AccountId,
+    serial: &str,
+) -> Result<Vec<u8>> {
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
+        let s = stored(conn, account, serial)?;
+        let key = take_key(conn, clock, master, actor, account, serial, &s)?;
+        pfx_of(conn, master, serial, &s, &key)
+    })
+}
+
+/// A new certificate's keystore as its maker receives it once: the PEM (chain, and the private
+/// key when the server generated it) and, for a generated key, the PKCS#12.
+#[derive(Debug)]
+pub struct Keystore {
+    /// Certificate, chain and (generated) private key, PEM.
+    pub pem: Vec<u8>,
+    /// PKCS#12 under the PFX password, for a generated key.
+    pub pfx: Option<Vec<u8>>,
+}
+
+/// Takes the keystore of the certificate `serial` that `actor` just issued (the management
+/// API's answer to a new key or certificate): the generated key is taken once for both forms.
+pub fn keystore(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    master: &MasterKey,
+    actor: &Actor,
+    account: &AccountId,
+    serial: &str,
+) -> Result<Keystore> {
+    write_transaction(conn, |conn| {
+        authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
+        let s = stored(conn, account, serial)?;
+        if s.password_sealed.is_none() {
+            return Ok(Keystore {
+                pem: pem_of(conn, &s, None)?,
+                pfx: None,
+            });
+        }
+        let key = take_key(conn, clock, master, actor, account, serial, &s)?;
+        Ok(Keystore {
+            pem: pem_of(conn, &s, Some(&key))?,
+            pfx: Some(pfx_of(conn, master, serial, &s, &key)?),
+        })
+    })
+}
+
+/// The PFX password of a server-generated certificate ("show password"), for its maker only.
 pub fn pfx_password(
     conn: &mut DbConnection,
     master: &MasterKey,
@@ -671,11 +890,16 @@ pub fn pfx_password(
 ) -> Result<SecretString> {
     authorize(conn, actor, Area::AccessKeys, Verb::View, account)?;
     let s = stored(conn, account, serial)?;
-    let sealed = s.password_sealed.ok_or_else(|| {
+    let sealed = s.password_sealed.clone().ok_or_else(|| {
         IdentityError::NotAllowed(
             "this certificate has no PFX password (it was issued for your own request)".into(),
         )
     })?;
+    if !s.made_by(actor) {
+        return Err(IdentityError::Forbidden(
+            "only whoever issued this certificate can see its PFX password".into(),
+        ));
+    }
     let password = master.open(&password_context(serial), &sealed)?;
     Ok(SecretString::new(
         String::from_utf8(password).map_err(|e| IdentityError::Crypto(e.to_string()))?,
@@ -696,6 +920,34 @@ fn revoke_row(conn: &mut DbConnection, clock: &dyn Clock, serial: &str) -> Resul
     ))
     .execute(conn)?;
     Ok(changed > 0)
+}
+
+/// Revokes every active certificate of `account` — its access keys' and its phones' — when the
+/// account is deleted (in the deletion's transaction); returns the CAs whose CRLs must be made
+/// anew.
+pub(crate) fn revoke_all_of_account(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    account: &AccountId,
+) -> Result<Vec<String>> {
+    let mut cas: Vec<String> = certificates::table
+        .filter(certificates::account_id.eq(account.as_str()))
+        .filter(certificates::status.eq("active"))
+        .select(certificates::ca_id)
+        .distinct()
+        .load(conn)?;
+    cas.sort();
+    diesel::update(
+        certificates::table
+            .filter(certificates::account_id.eq(account.as_str()))
+            .filter(certificates::status.eq("active")),
+    )
+    .set((
+        certificates::status.eq("revoked"),
+        certificates::revoked_at.eq(clock.now().naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(cas)
 }
 
 /// Revokes certificate `serial` of `account` and publishes a new CRL of its CA.
@@ -810,42 +1062,67 @@ pub fn authenticate(
     Ok(active_key(conn, clock, serial)?.map(|(_, identity)| identity))
 }
 
-/// The stored certificate (PEM) with serial `serial` and its key, when it may authenticate now.
+/// The stored certificate (PEM) with serial `serial` and its key, when it may authenticate now:
+/// also never while the key's account is disabled or deleted.
 fn active_key(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     serial: &str,
 ) -> Result<Option<(String, KeyIdentity)>> {
     let now = clock.now().naive_utc();
-    type Found = (String, String, String, String, String, Option<String>);
+    type Found = (
+        String,
+        (String, String, String, String, Option<String>),
+        (Option<String>, bool, bool, Option<String>),
+    );
     let row: Option<Found> = certificates::table
         .inner_join(access_keys::table)
+        .inner_join(accounts::table.on(accounts::id.eq(access_keys::account_id)))
         .filter(certificates::serial.eq(serial))
         .filter(certificates::status.eq("active"))
         .filter(certificates::not_before.le(now))
         .filter(certificates::not_after.gt(now))
         .filter(access_keys::deleted_at.is_null())
+        // Two plain comparisons rather than NOT IN: diesel caches this statement (hot path).
+        .filter(accounts::status.ne(AccountStatus::Disabled.as_str()))
+        .filter(accounts::status.ne(AccountStatus::Deleted.as_str()))
         .select((
             certificates::cert_pem,
-            access_keys::account_id,
-            access_keys::id,
-            access_keys::name,
-            access_keys::kind,
-            access_keys::application_id,
+            (
+                access_keys::account_id,
+                access_keys::id,
+                access_keys::name,
+                access_keys::kind,
+                access_keys::application_id,
+            ),
+            (
+                access_keys::rights,
+                access_keys::can_order_credits,
+                access_keys::can_transfer_credits,
+                access_keys::scope_accounts,
+            ),
         ))
         .first(conn)
         .optional()?;
-    row.map(|(pem, account, key_id, key_name, kind, application_id)| {
-        Ok((
+    row.map(
+        |(
             pem,
-            KeyIdentity {
-                account: AccountId::from_stored(account),
-                key_id,
-                key_name,
-                kind: KeyKind::parse(&kind)?,
-                application_id,
-            },
-        ))
-    })
+            (account, key_id, key_name, kind, application_id),
+            (rights, order, transfer, scope),
+        )| {
+            Ok((
+                pem,
+                KeyIdentity {
+                    account: AccountId::from_stored(account),
+                    key_id,
+                    key_name,
+                    kind: KeyKind::parse(&kind)?,
+                    application_id,
+                    rights: stored_rights(rights.as_deref(), order, transfer)?,
+                    scope: Scope::decode(scope.as_deref()),
+                },
+            ))
+        },
+    )
     .transpose()
 }

@@ -44,6 +44,9 @@ const RESET_REQUESTS: Limit = Limit {
     window: TimeDelta::hours(1),
 };
 const ACTIVATION_VALIDITY: TimeDelta = TimeDelta::hours(24);
+/// A login code stands in for the phone at one login: short-lived, and of its own kind, so it
+/// can never activate (or re-enable) an administrator.
+const LOGIN_CODE_VALIDITY: TimeDelta = TimeDelta::minutes(15);
 const LINK_VALIDITY: TimeDelta = TimeDelta::hours(2);
 
 /// Status of an administrator.
@@ -237,6 +240,7 @@ pub fn actor(conn: &mut DbConnection, id: &AdministratorId) -> Result<Actor> {
         scope,
         name: admin.full_name,
         email: Some(admin.email),
+        principal: format!("administrator:{}", admin.id.as_str()),
         administrator: Some(admin.id),
     })
 }
@@ -410,14 +414,7 @@ pub fn setup_invitation(
     write_transaction(conn, |conn| {
         let platform = account::platform(conn)?;
         let profile = profile::builtin(conn, &platform.id)?;
-        let operator = Actor {
-            account: platform.id.clone(),
-            rights: Rights::all(),
-            scope: Scope::Subtree,
-            name: "lanyard (operator)".into(),
-            email: None,
-            administrator: None,
-        };
+        let operator = Actor::operator(platform.id.clone(), "lanyard (operator)");
         create_invitation(
             conn,
             clock,
@@ -922,47 +919,54 @@ pub fn send_activation(
     links: &Links,
     id: &AdministratorId,
 ) -> Result<()> {
-    send_code(conn, clock, links, id, "/console/activate")
+    send_code(
+        conn,
+        clock,
+        links,
+        id,
+        ("activation", ACTIVATION_VALIDITY, "admin_activation"),
+        "/console/activate",
+    )
 }
 
 /// E-mails an active administrator who has no phone a code to enter after their password
-/// (SPEC §1 "lost device": no active phone → activation code → enroll a new phone). The same
-/// kind of code as at registration, so the same letter.
+/// (SPEC §1 "lost device": no active phone → login code → enroll a new phone). A login code is
+/// its own kind of code, valid for 15 minutes, and works only for an active administrator.
 pub fn send_login_code(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     links: &Links,
     id: &AdministratorId,
 ) -> Result<()> {
-    send_code(conn, clock, links, id, "/console/login/phone")
+    send_code(
+        conn,
+        clock,
+        links,
+        id,
+        ("login", LOGIN_CODE_VALIDITY, "admin_login_code"),
+        "/console/login/phone",
+    )
 }
 
-/// A new activation code for administrator `id`, e-mailed with a link to the console page
-/// `page` where it is entered.
+/// A new code of `purpose` for administrator `id`, e-mailed with template `template` and a link
+/// to the console page `page` where it is entered.
 fn send_code(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     links: &Links,
     id: &AdministratorId,
+    (purpose, validity, template): (&str, TimeDelta, &str),
     page: &str,
 ) -> Result<()> {
     let admin = get(conn, id)?;
     let code = random_base62(ACTIVATION_CHARS);
-    let expires = new_token(
-        conn,
-        clock,
-        id,
-        "activation",
-        ACTIVATION_VALIDITY,
-        None,
-        &code,
-    )?;
+    let expires = new_token(conn, clock, id, purpose, validity, None, &code)?;
     send_mail(
         conn,
         clock,
         links,
         &admin.account,
-        "admin_activation",
+        template,
         &admin.email,
         minijinja::context! {
             name => admin.full_name,
@@ -986,13 +990,15 @@ pub fn check_login_code(
     throttle::hit(
         conn,
         clock,
-        &format!("activation:{}", admin.email),
+        &format!("login-code:{}", admin.email),
         CODE_ATTEMPTS,
     )?;
     let invalid = || IdentityError::invalid("code", "is not valid, or it has expired or been used");
+    if admin.status != AdminStatus::Active {
+        return Err(invalid());
+    }
     write_transaction(conn, |conn| {
-        let (owner, _) =
-            consume_token(conn, clock, "activation", code.trim()).map_err(|_| invalid())?;
+        let (owner, _) = consume_token(conn, clock, "login", code.trim()).map_err(|_| invalid())?;
         if owner != admin.id {
             return Err(invalid());
         }
@@ -1008,19 +1014,30 @@ pub fn check_login_code(
     })
 }
 
-/// Activates a registered administrator with the mailed code (once; rate-limited per address).
+/// Activates a registered administrator with the mailed code (once). Wrong codes are counted per
+/// (client address, e-mail): a stranger's guesses never lock the administrator out.
 pub fn activate(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     email: &str,
     code: &str,
+    client: &str,
 ) -> Result<Administrator> {
     let email = email.trim().to_lowercase();
-    throttle::hit(conn, clock, &format!("activation:{email}"), CODE_ATTEMPTS)?;
+    throttle::hit(
+        conn,
+        clock,
+        &format!("activation:{client}:{email}"),
+        CODE_ATTEMPTS,
+    )?;
     write_transaction(conn, |conn| {
-        let admin = find_by_email(conn, &email)?.ok_or_else(|| {
-            IdentityError::invalid("code", "is not valid, or it has expired or been used")
-        })?;
+        let admin = find_by_email(conn, &email)?
+            // Activation turns an invited administrator active; it never re-enables a disabled
+            // (or an active) one.
+            .filter(|a| a.status == AdminStatus::Invited)
+            .ok_or_else(|| {
+                IdentityError::invalid("code", "is not valid, or it has expired or been used")
+            })?;
         let (owner, _) = consume_token(conn, clock, "activation", code.trim())?;
         if owner != admin.id {
             return Err(IdentityError::invalid(
@@ -1028,12 +1045,22 @@ pub fn activate(
                 "is not valid, or it has expired or been used",
             ));
         }
-        diesel::update(administrators::table.filter(administrators::id.eq(admin.id.as_str())))
-            .set((
-                administrators::status.eq(AdminStatus::Active.as_str()),
-                administrators::updated_at.eq(clock.now().naive_utc()),
-            ))
-            .execute(conn)?;
+        let activated = diesel::update(
+            administrators::table
+                .filter(administrators::id.eq(admin.id.as_str()))
+                .filter(administrators::status.eq(AdminStatus::Invited.as_str())),
+        )
+        .set((
+            administrators::status.eq(AdminStatus::Active.as_str()),
+            administrators::updated_at.eq(clock.now().naive_utc()),
+        ))
+        .execute(conn)?;
+        if activated != 1 {
+            return Err(IdentityError::invalid(
+                "code",
+                "is not valid, or it has expired or been used",
+            ));
+        }
         // The first administrator to activate brings a new account to life.
         diesel::update(
             lanyard_store::schema::accounts::table
@@ -1057,8 +1084,9 @@ pub fn activate(
     })
 }
 
-/// Checks a login name and password. Failures are counted per login name and per client
-/// address; after [`LOGIN_FAILURES`] the login is refused for the rest of the window. Every
+/// Checks a login name and password. Failures are counted per (client address, login name) and
+/// per client address; after [`LOGIN_FAILURES`] that client's logins to that name are refused
+/// for the rest of the window — a stranger's wrong passwords never lock the owner out. Every
 /// attempt is recorded in the account history.
 pub fn login(
     conn: &mut DbConnection,
@@ -1068,7 +1096,7 @@ pub fn login(
     client: &str,
 ) -> Result<Administrator> {
     let email = email.trim().to_lowercase();
-    let by_name = format!("login:{email}");
+    let by_name = format!("login:{client}:{email}");
     let by_client = format!("login-client:{client}");
     // The attempt is counted before the password is checked, so parallel guesses cannot all
     // slip under the limit; a successful login clears the count.
@@ -1163,7 +1191,7 @@ fn check_current_password(
     admin: &Administrator,
     current: &str,
 ) -> Result<()> {
-    let key = format!("login:{}", admin.email);
+    let key = format!("current-password:{}", admin.id.as_str());
     throttle::hit(conn, clock, &key, LOGIN_FAILURES)?;
     let stored: Option<String> = administrators::table
         .filter(administrators::id.eq(admin.id.as_str()))
@@ -1415,6 +1443,30 @@ pub fn confirm_email_change(
     })
 }
 
+/// An administrator changes or removes only administrators whose rights and scope lie within
+/// its own (docs/security.md): a helpdesk profile cannot disable, demote or delete the full
+/// administrators of its account or of the distributor above it.
+fn require_within_actor(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    admin: &Administrator,
+) -> Result<()> {
+    let rights = profile::get_any(conn, &admin.profile_id)?.rights;
+    let scope = if admin.scope_all {
+        Scope::Subtree
+    } else {
+        Scope::Selected(scope_accounts(conn, &admin.id)?)
+    };
+    crate::rights::require_within(
+        conn,
+        actor,
+        &rights,
+        &admin.account,
+        &scope,
+        "this administrator",
+    )
+}
+
 fn not_self(actor: &Actor, target: &AdministratorId, what: &str) -> Result<()> {
     if actor.administrator.as_ref() == Some(target) {
         Err(IdentityError::NotAllowed(format!(
@@ -1446,6 +1498,9 @@ pub fn update(
             Verb::Edit,
             &admin.account,
         )?;
+        if actor.administrator.as_ref() != Some(id) {
+            require_within_actor(conn, actor, &admin)?;
+        }
         diesel::update(administrators::table.filter(administrators::id.eq(id.as_str())))
             .set((
                 administrators::full_name.eq(&full_name),
@@ -1534,6 +1589,7 @@ pub fn set_profile_and_scope(
             Verb::Edit,
             &admin.account,
         )?;
+        require_within_actor(conn, actor, &admin)?;
         let profile = profile::get(conn, &admin.account, profile_id)?;
         if !actor.rights.includes(&profile.rights) {
             return Err(IdentityError::Forbidden(
@@ -1589,6 +1645,7 @@ pub fn set_disabled(
             Verb::Edit,
             &admin.account,
         )?;
+        require_within_actor(conn, actor, &admin)?;
         let (from, to) = if disabled {
             (AdminStatus::Active, AdminStatus::Disabled)
         } else {
@@ -1617,6 +1674,15 @@ pub fn set_disabled(
             .execute(conn)?;
         if disabled {
             crate::session::revoke_all(conn, clock, id)?;
+            // Outstanding codes and links (activation, login code, password reset, e-mail
+            // change) die with the access they would give.
+            diesel::update(
+                admin_tokens::table
+                    .filter(admin_tokens::administrator_id.eq(id.as_str()))
+                    .filter(admin_tokens::used_at.is_null()),
+            )
+            .set(admin_tokens::used_at.eq(clock.now().naive_utc()))
+            .execute(conn)?;
         }
         let what = if disabled { "disabled" } else { "reactivated" };
         history::record_by(
@@ -1649,6 +1715,7 @@ pub fn delete(
             Verb::Delete,
             &admin.account,
         )?;
+        require_within_actor(conn, actor, &admin)?;
         if holds_everything(conn, &admin)? && !another_full_admin(conn, &admin.account, id)? {
             return Err(IdentityError::NotAllowed(
                 "the last administrator holding every right cannot be deleted".into(),

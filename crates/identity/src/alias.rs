@@ -103,6 +103,7 @@ pub fn add(
 ) -> Result<LoginName> {
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::EndUsers, Verb::Edit, account)?;
+        crate::organization::require_manageable_alias(conn, account, "userId", alias.as_str())?;
         let user = end_user::find_id(conn, account, oid)?;
         insert(conn, clock, account, &user, alias)?;
         end_user::refresh_search_text(conn, &user)?;
@@ -178,6 +179,7 @@ pub fn delete(
 ) -> Result<()> {
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::EndUsers, Verb::Edit, account)?;
+        crate::organization::require_manageable_alias(conn, account, "userId", alias)?;
         let user = end_user::find_id(conn, account, oid)?;
         let owned = aliases::table
             .filter(aliases::end_user_id.eq(user.as_str()))

@@ -524,6 +524,7 @@ pub fn disable(
         Some("account_disabled"),
         "Account disabled",
     )
+    .map(|(customer, _)| customer)
 }
 
 /// Reactivates a Disabled account and e-mails its administrators.
@@ -545,18 +546,21 @@ pub fn reactivate(
         Some("account_reactivated"),
         "Account reactivated",
     )
+    .map(|(customer, _)| customer)
 }
 
 /// Deletes an account, irreversibly. An account that still has customer accounts of its own
-/// cannot be deleted.
+/// cannot be deleted. Every certificate of the account (access keys and phones) is revoked in
+/// the same transaction, and the CRLs of their CAs are made anew.
 pub fn delete(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     links: &Links,
+    master: &lanyard_pki::MasterKey,
     actor: &Actor,
     oid: &Oid,
 ) -> Result<()> {
-    change_status(
+    let (_, revoked_cas) = change_status(
         conn,
         clock,
         links,
@@ -566,8 +570,11 @@ pub fn delete(
         AccountStatus::Deleted,
         None,
         "Account deleted",
-    )
-    .map(drop)
+    )?;
+    for ca in revoked_cas {
+        crate::platform_pki::crl(conn, clock, master, &ca, true)?;
+    }
+    Ok(())
 }
 
 #[expect(
@@ -584,7 +591,7 @@ fn change_status(
     to: AccountStatus,
     template: Option<&str>,
     what: &str,
-) -> Result<Customer> {
+) -> Result<(Customer, Vec<String>)> {
     write_transaction(conn, |conn| {
         let current = get(conn, actor, oid)?;
         let verb = if action == AccountAction::Delete {
@@ -633,6 +640,13 @@ fn change_status(
         if let Some(template) = template {
             mail_admins(conn, clock, links, &current.account, template, &actor.name)?;
         }
+        // Disabling suspends the account's certificates (every service checks the account's
+        // status); deleting revokes them for good.
+        let revoked_cas = if action == AccountAction::Delete {
+            crate::access_key::revoke_all_of_account(conn, clock, &current.account.id)?
+        } else {
+            Vec::new()
+        };
         history::record_by(
             conn,
             clock,
@@ -642,9 +656,12 @@ fn change_status(
             &format!("{what} : {}", current.account.name),
         )?;
         let account = account::get(conn, &current.account.id)?;
-        Ok(Customer {
-            account,
-            details: current.details,
-        })
+        Ok((
+            Customer {
+                account,
+                details: current.details,
+            },
+            revoked_cas,
+        ))
     })
 }

@@ -158,6 +158,7 @@ pub fn create(
 ) -> Result<EndUser> {
     write_transaction(conn, |conn| {
         authorize(conn, actor, Area::EndUsers, Verb::Create, account)?;
+        crate::organization::require_manageable_alias(conn, account, "userId", new.alias.as_str())?;
         crate::organization::check_user_limit(conn, account)?;
         let root = oid::root(conn)?;
         let seq = oid::next(conn, oid::END_USERS)?;

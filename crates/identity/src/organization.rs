@@ -353,6 +353,9 @@ fn platform_only(conn: &mut DbConnection, actor: &Actor) -> Result<()> {
     )
 }
 
+/// Longest activity-log retention a plan may have, in days (a century).
+pub const MAX_DAYS_OF_ACTIVITY_LOG: i64 = 36_500;
+
 /// Changes the limits of the plan `name` (platform operator).
 pub fn update_plan(
     conn: &mut DbConnection,
@@ -370,6 +373,14 @@ pub fn update_plan(
         if value < 0 {
             return Err(IdentityError::invalid(field, "must be 0 or more"));
         }
+    }
+    // Retention becomes a time span (`TimeDelta::days`), which panics past about 292 million
+    // years: a century is the longest log anyone keeps.
+    if limits.days_of_activity_log > MAX_DAYS_OF_ACTIVITY_LOG {
+        return Err(IdentityError::invalid(
+            "daysOfActivityLog",
+            format!("must be between 0 and {MAX_DAYS_OF_ACTIVITY_LOG}"),
+        ));
     }
     write_transaction(conn, |conn| {
         platform_only(conn, actor)?;
@@ -511,6 +522,33 @@ impl MoreSettings {
             manageable_alias_regex: (!regex.is_empty()).then(|| regex.to_owned()),
             max_device_inactivity_days: days,
         })
+    }
+}
+
+/// Refuses `alias` when `account` restricts the aliases administrators may manage (the
+/// manageable-aliases setting, SPEC §1) and the whole alias does not match it. Checked on every
+/// add, change and removal of an alias, from the console and from the management API.
+pub fn require_manageable_alias(
+    conn: &mut DbConnection,
+    account: &AccountId,
+    field: &'static str,
+    alias: &str,
+) -> Result<()> {
+    let Some(pattern) = settings(conn, account)?.manageable_alias_regex else {
+        return Ok(());
+    };
+    // The whole alias must match, as a person reading the setting expects.
+    let whole = regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| IdentityError::Inconsistent(format!("manageable alias pattern: {e}")))?;
+    if whole.is_match(alias) {
+        Ok(())
+    } else {
+        Err(IdentityError::invalid(
+            field,
+            format!(
+                "is not an alias administrators may manage here (manageable aliases: {pattern})"
+            ),
+        ))
     }
 }
 

@@ -328,6 +328,10 @@ pub struct Actor {
     pub email: Option<String>,
     /// The administrator's id, when the actor is one.
     pub administrator: Option<lanyard_core::id::AdministratorId>,
+    /// Which credential acts (`administrator:<id>`, `api-token:<id>`, `access-key:<id>`,
+    /// `operator`): what the platform remembers as the maker of a credential, so that only the
+    /// maker can take a private key it generated.
+    pub principal: String,
 }
 
 impl Actor {
@@ -340,8 +344,115 @@ impl Actor {
             name: format!("API token {token_name}"),
             email: None,
             administrator: None,
+            principal: format!("api-token:{token_name}"),
         }
     }
+
+    /// The platform operator at the command line or at bootstrap: every right on `account`.
+    pub fn operator(account: AccountId, name: &str) -> Self {
+        Self {
+            account,
+            rights: Rights::all(),
+            scope: Scope::Subtree,
+            name: name.to_owned(),
+            email: None,
+            administrator: None,
+            principal: "operator".to_owned(),
+        }
+    }
+
+    /// Whether the actor holds every right over its whole account subtree (a "full
+    /// administrator": the built-in Administrator profile with the whole scope, an API token).
+    pub fn is_full(&self) -> bool {
+        self.rights.is_everything() && self.scope == Scope::Subtree
+    }
+}
+
+impl Scope {
+    /// The stored form: `None` for the whole subtree, else the account ids, comma separated.
+    pub fn encode(&self) -> Option<String> {
+        match self {
+            Self::Subtree => None,
+            Self::Selected(accounts) => Some(
+                accounts
+                    .iter()
+                    .map(AccountId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        }
+    }
+
+    /// Parses [`Scope::encode`]'s form.
+    pub fn decode(stored: Option<&str>) -> Self {
+        match stored {
+            None => Self::Subtree,
+            Some(list) => Self::Selected(
+                list.split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(|a| AccountId::from_stored(a.to_owned()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Whether everything a holder at `account` with `scope` can reach, `actor` reaches too: the
+/// rule that nobody makes, changes or removes someone (an administrator, a key) wider than
+/// itself. A whole-subtree actor reaches everything below its account; an actor with selected
+/// accounts reaches its own account and those, so a whole-subtree holder is within it only when
+/// every account below the holder's is selected.
+pub fn reach_includes(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    account: &AccountId,
+    scope: &Scope,
+) -> Result<bool> {
+    let own = match &actor.scope {
+        Scope::Subtree => return account::is_within(conn, account, &actor.account),
+        Scope::Selected(own) => own,
+    };
+    if account != &actor.account && !own.contains(account) {
+        return Ok(false);
+    }
+    match scope {
+        Scope::Selected(theirs) => Ok(theirs.iter().all(|t| own.contains(t))),
+        Scope::Subtree => {
+            let mut below = vec![account.clone()];
+            while let Some(next) = below.pop() {
+                for child in account::children(conn, &next)? {
+                    if !own.contains(&child.id) {
+                        return Ok(false);
+                    }
+                    below.push(child.id);
+                }
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Refuses (`FORBIDDEN`) unless `rights` and (`account`, `scope`) lie within `actor`'s: what
+/// "no wider than oneself" means for whatever is being made, changed or removed (`what`).
+pub fn require_within(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    rights: &Rights,
+    account: &AccountId,
+    scope: &Scope,
+    what: &str,
+) -> Result<()> {
+    if !actor.rights.includes(rights) {
+        return Err(IdentityError::Forbidden(format!(
+            "{what} has rights you do not have"
+        )));
+    }
+    if !reach_includes(conn, actor, account, scope)? {
+        return Err(IdentityError::Forbidden(format!(
+            "{what} reaches accounts outside your scope"
+        )));
+    }
+    Ok(())
 }
 
 /// The one authorization check: may `actor` do `verb` in `area` on `target`?

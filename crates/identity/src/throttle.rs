@@ -94,3 +94,30 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> Result<()> {
     diesel::delete(rate_limits::table.filter(rate_limits::key.eq(key))).execute(conn)?;
     Ok(())
 }
+
+/// Records the first use of `key` (a single-use token such as a solved proof of work); `false`
+/// when it was used before. Concurrent uses race on the primary key, so exactly one wins.
+pub fn first_use(conn: &mut DbConnection, clock: &dyn Clock, key: &str) -> Result<bool> {
+    // In a transaction of its own (a savepoint inside the caller's): on PostgreSQL a unique
+    // violation would otherwise abort the caller's transaction.
+    let inserted = write_transaction(conn, |conn| {
+        Ok::<_, IdentityError>(
+            diesel::insert_into(rate_limits::table)
+                .values((
+                    rate_limits::key.eq(key),
+                    rate_limits::window_start.eq(clock.now().naive_utc()),
+                    rate_limits::hits.eq(1),
+                ))
+                .execute(conn)?,
+        )
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(IdentityError::Store(lanyard_store::StoreError::Query(e)))
+            if lanyard_store::is_unique_violation(&e) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -166,12 +166,34 @@ fn invited_by_code_registers_activates_and_logs_in(db: &TestDb) {
         "your activation code is ",
     );
     assert_eq!(code.len(), 10);
-    assert!(admin::activate(&mut db.conn(), &w.clock, "new@dist.example", "wrongcode1").is_err());
-    let active =
-        admin::activate(&mut db.conn(), &w.clock, "NEW@dist.example", &code).expect("activate");
+    assert!(
+        admin::activate(
+            &mut db.conn(),
+            &w.clock,
+            "new@dist.example",
+            "wrongcode1",
+            "10.0.0.1"
+        )
+        .is_err()
+    );
+    let active = admin::activate(
+        &mut db.conn(),
+        &w.clock,
+        "NEW@dist.example",
+        &code,
+        "10.0.0.1",
+    )
+    .expect("activate");
     assert_eq!(active.status, AdminStatus::Active);
     assert!(
-        admin::activate(&mut db.conn(), &w.clock, "new@dist.example", &code).is_err(),
+        admin::activate(
+            &mut db.conn(),
+            &w.clock,
+            "new@dist.example",
+            &code,
+            "10.0.0.1"
+        )
+        .is_err(),
         "activation codes are once-only"
     );
     let logged = admin::login(
@@ -312,10 +334,22 @@ fn wrong_codes_and_passwords_are_rate_limited(db: &TestDb) {
         Err(IdentityError::Forbidden(_))
     ));
     for _ in 0..5 {
-        let _ = admin::activate(&mut db.conn(), &w.clock, "boss@dist.example", "guess12345");
+        let _ = admin::activate(
+            &mut db.conn(),
+            &w.clock,
+            "boss@dist.example",
+            "guess12345",
+            "10.0.0.1",
+        );
     }
     assert!(matches!(
-        admin::activate(&mut db.conn(), &w.clock, "boss@dist.example", "guess12345"),
+        admin::activate(
+            &mut db.conn(),
+            &w.clock,
+            "boss@dist.example",
+            "guess12345",
+            "10.0.0.1"
+        ),
         Err(IdentityError::RateLimited { .. })
     ));
     let history = history::list(
@@ -472,7 +506,14 @@ fn profiles_and_scope_limit_what_an_administrator_may_do(db: &TestDb) {
         &last_mail_text(db, "helper@dist.example"),
         "your activation code is ",
     );
-    admin::activate(&mut db.conn(), &w.clock, "helper@dist.example", &code).expect("activate");
+    admin::activate(
+        &mut db.conn(),
+        &w.clock,
+        "helper@dist.example",
+        &code,
+        "10.0.0.1",
+    )
+    .expect("activate");
     let actor = admin::actor(&mut db.conn(), &helper.id).expect("actor");
 
     authorize(&mut db.conn(), &actor, Area::EndUsers, Verb::Edit, &w.org_a)
@@ -666,7 +707,14 @@ fn narrowing_a_profile_cannot_leave_the_account_without_a_full_administrator(db:
         &last_mail_text(db, "second@dist.example"),
         "your activation code is ",
     );
-    admin::activate(&mut db.conn(), &w.clock, "second@dist.example", &code).expect("activate");
+    admin::activate(
+        &mut db.conn(),
+        &w.clock,
+        "second@dist.example",
+        &code,
+        "10.0.0.1",
+    )
+    .expect("activate");
     admin::set_profile_and_scope(
         &mut db.conn(),
         &w.clock,
@@ -828,7 +876,14 @@ fn an_organization_registers_itself_and_activates(db: &TestDb) {
         &last_mail_text(db, "founder@selfmade.example"),
         "your activation code is ",
     );
-    admin::activate(&mut db.conn(), &w.clock, "founder@selfmade.example", &code).expect("activate");
+    admin::activate(
+        &mut db.conn(),
+        &w.clock,
+        "founder@selfmade.example",
+        &code,
+        "10.0.0.1",
+    )
+    .expect("activate");
     assert_eq!(
         account::get(&mut db.conn(), &registered.account)
             .expect("org")

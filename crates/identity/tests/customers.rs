@@ -35,6 +35,11 @@ fn details(manager: &str) -> DetailsInput {
     }
 }
 
+/// A master key for deletions (which revoke the account's certificates and make new CRLs).
+fn master() -> lanyard_pki::MasterKey {
+    lanyard_pki::MasterKey::generate().expect("master key")
+}
+
 fn email(s: &str) -> Email {
     Email::parse(s).expect("email")
 }
@@ -150,7 +155,14 @@ fn customer_accounts_live_through_their_statuses(db: &TestDb) {
         .next()
         .expect("code")
         .to_owned();
-    admin::activate(&mut db.conn(), &clock, "main@acme.example", &code).expect("activate");
+    admin::activate(
+        &mut db.conn(),
+        &clock,
+        "main@acme.example",
+        &code,
+        "10.0.0.1",
+    )
+    .expect("activate");
     assert_eq!(
         account::get(&mut db.conn(), &acme.account.id)
             .expect("get")
@@ -209,7 +221,15 @@ fn customer_accounts_live_through_their_statuses(db: &TestDb) {
         "the main e-mail never changes"
     );
 
-    customer::delete(&mut db.conn(), &clock, &links(), &boss, &acme.account.oid).expect("delete");
+    customer::delete(
+        &mut db.conn(),
+        &clock,
+        &links(),
+        &master(),
+        &boss,
+        &acme.account.oid,
+    )
+    .expect("delete");
     assert!(matches!(
         customer::get(&mut db.conn(), &boss, &acme.account.oid),
         Err(IdentityError::NotFound { .. })
@@ -347,7 +367,14 @@ fn an_administrator_scoped_to_one_organization_cannot_reach_another(db: &TestDb)
             &details("X").parse().expect("valid"),
         )
         .map(drop),
-        customer::delete(&mut db.conn(), &clock, &links(), &scoped, &b.account.oid),
+        customer::delete(
+            &mut db.conn(),
+            &clock,
+            &links(),
+            &master(),
+            &scoped,
+            &b.account.oid,
+        ),
     ] {
         assert!(
             matches!(attempt, Err(IdentityError::NotFound { .. })),

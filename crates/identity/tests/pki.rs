@@ -143,7 +143,8 @@ fn generated_keys_download_as_pfx_and_pem(db: &TestDb) {
         password.expose()
     );
     let pfx =
-        access_key::download_pfx(&mut db.conn(), &w.master, &w.a, &w.org_a, &serial).expect("pfx");
+        access_key::download_pfx(&mut db.conn(), &w.clock, &w.master, &w.a, &w.org_a, &serial)
+            .expect("pfx");
     let parsed = openssl::pkcs12::Pkcs12::from_der(&pfx)
         .expect("der")
         .parse2(password.expose())
@@ -151,12 +152,19 @@ fn generated_keys_download_as_pfx_and_pem(db: &TestDb) {
     let cert = parsed.cert.expect("cert");
     assert_eq!(lanyard_pki::serial_hex(&cert).expect("serial"), serial);
     assert_eq!(parsed.ca.map(|c| c.len()), Some(1), "with the issuing CA");
+    // The private key is handed out once: after the PFX, the PEM has the chain only, and a
+    // second PFX is refused.
     let pem = String::from_utf8(
-        access_key::download_pem(&mut db.conn(), &w.master, &w.a, &w.org_a, &serial).expect("pem"),
+        access_key::download_pem(&mut db.conn(), &w.clock, &w.master, &w.a, &w.org_a, &serial)
+            .expect("pem"),
     )
     .expect("utf-8");
     assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2);
-    assert!(pem.contains("BEGIN PRIVATE KEY"));
+    assert!(!pem.contains("PRIVATE KEY"), "the key was taken already");
+    assert!(matches!(
+        access_key::download_pfx(&mut db.conn(), &w.clock, &w.master, &w.a, &w.org_a, &serial),
+        Err(IdentityError::NotAllowed(_))
+    ));
     // The chain verifies against the root.
     let root = platform_pki::certificate(&mut db.conn(), "root-1").expect("root");
     let issuing = platform_pki::certificate(&mut db.conn(), "access-keys-1").expect("issuing");
@@ -171,7 +179,8 @@ fn generated_keys_download_as_pfx_and_pem(db: &TestDb) {
     );
     // Another organization sees nothing of it.
     for result in [
-        access_key::download_pem(&mut db.conn(), &w.master, &w.b, &w.org_a, &serial).map(|_| ()),
+        access_key::download_pem(&mut db.conn(), &w.clock, &w.master, &w.b, &w.org_a, &serial)
+            .map(|_| ()),
         access_key::pfx_password(&mut db.conn(), &w.master, &w.b, &w.org_a, &serial).map(|_| ()),
         access_key::list(&mut db.conn(), &w.b, &w.org_a, KeyKind::Management).map(|_| ()),
     ] {
@@ -194,6 +203,7 @@ fn a_request_keeps_its_key_and_bad_requests_are_refused(db: &TestDb) {
     assert!(issued.pfx_password.is_none() && !issued.certificate.generated);
     let pem = access_key::download_pem(
         &mut db.conn(),
+        &w.clock,
         &w.master,
         &w.a,
         &w.org_a,
@@ -212,6 +222,7 @@ fn a_request_keeps_its_key_and_bad_requests_are_refused(db: &TestDb) {
     assert!(matches!(
         access_key::download_pfx(
             &mut db.conn(),
+            &w.clock,
             &w.master,
             &w.a,
             &w.org_a,
@@ -384,8 +395,9 @@ fn rotation_keeps_existing_certificates_working(db: &TestDb) {
     assert_eq!(new_ca, "access-keys-2");
     let new = management_key(db, &w, KeySource::Generate);
     let issuer = |serial: &str| {
-        let pem = access_key::download_pem(&mut db.conn(), &w.master, &w.a, &w.org_a, serial)
-            .expect("pem");
+        let pem =
+            access_key::download_pem(&mut db.conn(), &w.clock, &w.master, &w.a, &w.org_a, serial)
+                .expect("pem");
         let cert = X509::from_pem(&pem).expect("cert");
         let ca1 = platform_pki::certificate(&mut db.conn(), "access-keys-1").expect("ca");
         let ca2 = platform_pki::certificate(&mut db.conn(), "access-keys-2").expect("ca");
@@ -433,8 +445,8 @@ fn rotation_keeps_existing_certificates_working(db: &TestDb) {
         platform_pki::rotate_master_key(&mut db.conn(), &w.master, &next).expect("rotate master");
     assert_eq!(
         count,
-        6 + 2 * 2,
-        "six CA keys, two generated keys with their passwords"
+        6 + 2,
+        "six CA keys and two PFX passwords (the PEM downloads above took the generated keys)"
     );
     assert!(platform_pki::active(&mut db.conn(), &next, Purpose::AccessKeys).is_ok());
     assert!(platform_pki::active(&mut db.conn(), &w.master, Purpose::AccessKeys).is_err());

@@ -1,6 +1,15 @@
 //! The texts of every automatic e-mail: built in, overridable per account (STid
 //! personalization), inherited by child accounts. Rendered with minijinja — the same engine as
 //! the console's pages — with HTML auto-escaping in the HTML part.
+//!
+//! **Security mails** (invitation, activation, login code, password reset, e-mail change, device
+//! confirmation: those with a [`Builtin::secret`] block) carry a link or code that gives access.
+//! Their secret parts live only in a fixed block that Lanyard appends after the (possibly
+//! overridden) text: an override never sees `link` or `code` (using them is refused when it is
+//! saved), so it cannot put them into a URL, an attribute or a remote resource; its HTML is
+//! sanitized (well-formed, no styles, scripts or comments), so it cannot hide, swallow or
+//! restyle the block that follows; and an account's override of a security mail applies to that
+//! account only, never to the accounts below it. See docs/security.md.
 
 use crate::MailError;
 use crate::outbox::{Attachment, NewMail, enqueue};
@@ -25,6 +34,28 @@ pub struct Builtin {
     pub text: &'static str,
     /// HTML template.
     pub html: &'static str,
+    /// For a security mail, the fixed block that carries its secret parts (see the module doc).
+    pub secret: Option<SecretBlock>,
+}
+
+/// The fixed block of a security mail: built in, never overridable, rendered with the secret
+/// variables ([`SECRET_VARIABLES`]) and appended after the mail's own text.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretBlock {
+    /// Plain-text block.
+    pub text: &'static str,
+    /// HTML block.
+    pub html: &'static str,
+}
+
+/// Variables that only a security mail's fixed block may use.
+pub const SECRET_VARIABLES: [&str; 2] = ["link", "code"];
+
+impl Builtin {
+    /// Whether this is a security mail (its secrets in a fixed block).
+    pub const fn is_security(&self) -> bool {
+        self.secret.is_some()
+    }
 }
 
 /// Every automatic e-mail.
@@ -33,36 +64,67 @@ pub const BUILTIN: &[Builtin] = &[
         name: "admin_invitation",
         description: "An administrator is invited by e-mail",
         subject: "You are invited to administer {{ account_name }}",
-        text: "Hello,\n\n{{ inviter_name }} invites you to administer {{ account_name }} on Lanyard.\n\nRegister here: {{ link }}\nor enter the invitation code {{ code }} on the registration page.\n\nThe invitation is valid until {{ expires }}.\n",
-        html: "<p>Hello,</p><p>{{ inviter_name }} invites you to administer <b>{{ account_name }}</b> on Lanyard.</p><p><a href=\"{{ link }}\">Register</a>, or enter the invitation code <code>{{ code }}</code> on the registration page.</p><p>The invitation is valid until {{ expires }}.</p>",
+        text: "Hello,\n\n{{ inviter_name }} invites you to administer {{ account_name }} on Lanyard.\n\nThe invitation is valid until {{ expires }}.\n",
+        html: "<p>Hello,</p><p>{{ inviter_name }} invites you to administer <b>{{ account_name }}</b> on Lanyard.</p><p>The invitation is valid until {{ expires }}.</p>",
+        secret: Some(SecretBlock {
+            text: "Register here: {{ link }}\nor enter the invitation code {{ code }} on the registration page.",
+            html: "<p><a href=\"{{ link }}\">Register</a>, or enter the invitation code <code>{{ code }}</code> on the registration page.</p>",
+        }),
     },
     Builtin {
         name: "admin_activation",
         description: "An administrator registered and must activate the account",
         subject: "Your Lanyard activation code",
-        text: "Hello {{ name }},\n\nyour activation code is {{ code }}\n\nEnter it at {{ link }} — it is valid until {{ expires }}.\n",
-        html: "<p>Hello {{ name }},</p><p>your activation code is <b>{{ code }}</b>.</p><p>Enter it at <a href=\"{{ link }}\">{{ link }}</a> — it is valid until {{ expires }}.</p>",
+        text: "Hello {{ name }},\n\nto activate your Lanyard administrator account, enter the code below. It is valid until {{ expires }}.\n",
+        html: "<p>Hello {{ name }},</p><p>to activate your Lanyard administrator account, enter the code below. It is valid until {{ expires }}.</p>",
+        secret: Some(SecretBlock {
+            text: "your activation code is {{ code }}\nEnter it at {{ link }}",
+            html: "<p>your activation code is <b>{{ code }}</b>.</p><p>Enter it at <a href=\"{{ link }}\">{{ link }}</a>.</p>",
+        }),
+    },
+    Builtin {
+        name: "admin_login_code",
+        description: "An administrator without a phone logs in: the code to enter after the password",
+        subject: "Your Lanyard login code",
+        text: "Hello {{ name }},\n\nyou are logging in to Lanyard without a phone. Enter the code below after your password; it works once, until {{ expires }}. If it was not you, change your password.\n",
+        html: "<p>Hello {{ name }},</p><p>you are logging in to Lanyard without a phone. Enter the code below after your password; it works once, until {{ expires }}. If it was not you, change your password.</p>",
+        secret: Some(SecretBlock {
+            text: "your login code is {{ code }}\nEnter it at {{ link }}",
+            html: "<p>your login code is <b>{{ code }}</b>.</p><p>Enter it at <a href=\"{{ link }}\">{{ link }}</a>.</p>",
+        }),
     },
     Builtin {
         name: "password_reset",
         description: "An administrator asked to reset a forgotten password",
         subject: "Reset your Lanyard password",
-        text: "Hello {{ name }},\n\nto choose a new password, open {{ link }}\n\nThe link works once, until {{ expires }}. If you did not ask for it, ignore this e-mail.\n",
-        html: "<p>Hello {{ name }},</p><p>to choose a new password, open <a href=\"{{ link }}\">this link</a>.</p><p>The link works once, until {{ expires }}. If you did not ask for it, ignore this e-mail.</p>",
+        text: "Hello {{ name }},\n\nyou asked to choose a new password. The link below works once, until {{ expires }}. If you did not ask for it, ignore this e-mail.\n",
+        html: "<p>Hello {{ name }},</p><p>you asked to choose a new password. The link below works once, until {{ expires }}. If you did not ask for it, ignore this e-mail.</p>",
+        secret: Some(SecretBlock {
+            text: "To choose a new password, open {{ link }}",
+            html: "<p>To choose a new password, open <a href=\"{{ link }}\">this link</a>.</p>",
+        }),
     },
     Builtin {
         name: "email_change",
         description: "An administrator asked to change the login e-mail (sent to the new address)",
         subject: "Confirm your new Lanyard login e-mail",
-        text: "Hello {{ name }},\n\nto make this address your Lanyard login, open {{ link }}\n\nThe link works once, until {{ expires }}.\n",
-        html: "<p>Hello {{ name }},</p><p>to make this address your Lanyard login, open <a href=\"{{ link }}\">this link</a>.</p><p>The link works once, until {{ expires }}.</p>",
+        text: "Hello {{ name }},\n\nyou asked to make this address your Lanyard login. The link below works once, until {{ expires }}.\n",
+        html: "<p>Hello {{ name }},</p><p>you asked to make this address your Lanyard login. The link below works once, until {{ expires }}.</p>",
+        secret: Some(SecretBlock {
+            text: "To make this address your Lanyard login, open {{ link }}",
+            html: "<p>To make this address your Lanyard login, open <a href=\"{{ link }}\">this link</a>.</p>",
+        }),
     },
     Builtin {
         name: "device_confirmation",
         description: "A phone was enrolled: the confirmation letter with its deactivation code",
         subject: "Your phone is enrolled with {{ account_name }}",
-        text: "Hello {{ name }},\n\nthe phone \"{{ device }}\" is now enrolled with {{ account_name }}.\n\nIf it is ever lost, its deactivation code is {{ code }}\nEnter it at {{ link }} to deactivate the phone at once.\nKeep this e-mail: the code is not shown again.\n",
-        html: "<p>Hello {{ name }},</p><p>the phone <b>{{ device }}</b> is now enrolled with {{ account_name }}.</p><p>If it is ever lost, its deactivation code is <code>{{ code }}</code>: enter it at <a href=\"{{ link }}\">{{ link }}</a> to deactivate the phone at once. Keep this e-mail: the code is not shown again.</p>",
+        text: "Hello {{ name }},\n\nthe phone \"{{ device }}\" is now enrolled with {{ account_name }}.\n\nKeep this e-mail: the deactivation code below is not shown again.\n",
+        html: "<p>Hello {{ name }},</p><p>the phone <b>{{ device }}</b> is now enrolled with {{ account_name }}.</p><p>Keep this e-mail: the deactivation code below is not shown again.</p>",
+        secret: Some(SecretBlock {
+            text: "If it is ever lost, its deactivation code is {{ code }}\nEnter it at {{ link }} to deactivate the phone at once.",
+            html: "<p>If it is ever lost, its deactivation code is <code>{{ code }}</code>: enter it at <a href=\"{{ link }}\">{{ link }}</a> to deactivate the phone at once.</p>",
+        }),
     },
     Builtin {
         name: "enrollment_sheet",
@@ -70,13 +132,23 @@ pub const BUILTIN: &[Builtin] = &[
         subject: "Enroll your phone with {{ account_name }}",
         text: "Hello {{ name }},\n\nattached is your enrollment sheet for {{ account_name }}. Open it and scan its QR code with your organization's authenticator app.\n\nIt works once, until {{ expires }}.\n",
         html: "<p>Hello {{ name }},</p><p>attached is your enrollment sheet for <b>{{ account_name }}</b>. Open it and scan its QR code with your organization's authenticator app.</p><p>It works once, until {{ expires }}.</p>",
+        secret: None,
+    },
+    Builtin {
+        name: "admin_enrollment_created",
+        description: "A full administrator created a phone enrollment for another administrator (sent to that administrator)",
+        subject: "A phone enrollment was created for you",
+        text: "Hello {{ name }},\n\n{{ by }} created an enrollment for a phone that will approve your Lanyard logins. If you did not expect this, tell your account's administrators at once.\n",
+        html: "<p>Hello {{ name }},</p><p>{{ by }} created an enrollment for a phone that will approve your Lanyard logins. If you did not expect this, tell your account's administrators at once.</p>",
+        secret: None,
     },
     Builtin {
         name: "callback_failed",
         description: "A message's callback could not be delivered after every retry (to the failed-callback address)",
         subject: "A callback of {{ account_name }} failed",
-        text: "Hello,\n\nLanyard could not deliver the callback of message {{ code }} to {{ link }} after every retry.\nLast error: {{ by }}\n\nCheck that the address answers POST requests with a 2xx status.\n",
-        html: "<p>Hello,</p><p>Lanyard could not deliver the callback of message <code>{{ code }}</code> to {{ link }} after every retry.</p><p>Last error: {{ by }}</p><p>Check that the address answers POST requests with a 2xx status.</p>",
+        text: "Hello,\n\nLanyard could not deliver the callback of message {{ code }} to {{ link }} after every retry: the delivery failed.\n\nCheck that the address answers POST requests with a 2xx status.\n",
+        html: "<p>Hello,</p><p>Lanyard could not deliver the callback of message <code>{{ code }}</code> to {{ link }} after every retry: the delivery failed.</p><p>Check that the address answers POST requests with a 2xx status.</p>",
+        secret: None,
     },
     Builtin {
         name: "account_disabled",
@@ -84,6 +156,7 @@ pub const BUILTIN: &[Builtin] = &[
         subject: "{{ account_name }} has been disabled",
         text: "Hello,\n\nthe account {{ account_name }} has been disabled by {{ by }}. Its administrators cannot log in until it is reactivated.\n",
         html: "<p>Hello,</p><p>the account <b>{{ account_name }}</b> has been disabled by {{ by }}. Its administrators cannot log in until it is reactivated.</p>",
+        secret: None,
     },
     Builtin {
         name: "account_reactivated",
@@ -91,6 +164,7 @@ pub const BUILTIN: &[Builtin] = &[
         subject: "{{ account_name }} is active again",
         text: "Hello,\n\nthe account {{ account_name }} has been reactivated by {{ by }}.\n",
         html: "<p>Hello,</p><p>the account <b>{{ account_name }}</b> has been reactivated by {{ by }}.</p>",
+        secret: None,
     },
 ];
 
@@ -123,6 +197,13 @@ pub fn resolve(
         name: name.into(),
         detail: "no such template".into(),
     })?;
+    // A security mail takes only the account's own override: a parent cannot reword the mails
+    // that carry its customers' administrators' links and codes.
+    let chain = if builtin.is_security() {
+        &chain[..chain.len().min(1)]
+    } else {
+        chain
+    };
     for account in chain {
         let found: Option<(String, String, Option<String>)> = mail_templates::table
             .filter(mail_templates::account_id.eq(account.as_str()))
@@ -198,10 +279,71 @@ pub fn validate(text: &TemplateText, sample: &Value) -> Result<(), MailError> {
             known.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
-    render_text("override", text, sample).map(drop)
+    render_parts("override", text, sample).map(drop)
 }
 
+/// `vars` without the [`SECRET_VARIABLES`]: what a security mail's own (overridable) text sees.
+fn public_vars(vars: &Value) -> Value {
+    let map: std::collections::BTreeMap<String, Value> = vars
+        .try_iter()
+        .map(|keys| {
+            keys.filter_map(|k| {
+                let key = k.to_string();
+                if SECRET_VARIABLES.contains(&key.as_str()) {
+                    return None;
+                }
+                vars.get_attr(&key).ok().map(|v| (key, v))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    Value::from(map)
+}
+
+/// An override's HTML as a security mail may carry it: parsed and written out again, well
+/// formed (every element closed, so nothing it opens can swallow the fixed block after it), with
+/// no comments, styles, scripts or forms, and links only to http(s) and mailto.
+fn sanitize(html: &str) -> String {
+    ammonia::Builder::default()
+        .url_schemes(std::collections::HashSet::from(["http", "https", "mailto"]))
+        .clean(html)
+        .to_string()
+}
+
+/// Renders a mail: its own text, and for a security mail the fixed block after it (see the
+/// module doc).
 fn render_text(
+    name: &str,
+    text: &TemplateText,
+    vars: &Value,
+) -> Result<(String, String, Option<String>), MailError> {
+    let Some(block) = builtin(name).and_then(|b| b.secret) else {
+        return render_parts(name, text, vars);
+    };
+    let (subject, body, html) = render_parts(name, text, &public_vars(vars))?;
+    let fixed = TemplateText {
+        subject: String::new(),
+        text: block.text.into(),
+        html: Some(block.html.into()),
+        overridden_by: None,
+    };
+    let (_, block_text, block_html) = render_parts(name, &fixed, vars)?;
+    let body = format!("{}\n\n{block_text}\n", body.trim_end());
+    let html = html.map(|html| {
+        let html = if text.overridden_by.is_some() {
+            sanitize(&html)
+        } else {
+            html
+        };
+        format!(
+            "<div>{html}</div><div class=\"lanyard-secure\" style=\"margin-top:1em;border-top:1px solid #999;padding-top:0.5em\">{}</div>",
+            block_html.unwrap_or_default()
+        )
+    });
+    Ok((subject, body, html))
+}
+
+fn render_parts(
     name: &str,
     text: &TemplateText,
     vars: &Value,
@@ -282,7 +424,13 @@ pub fn set_override(
             rule: format!("{name:?} is not an e-mail of Lanyard"),
         });
     }
-    validate(text, sample)?;
+    // A security mail's own text never sees its secrets: `{{ link }}` or `{{ code }}` in an
+    // override is an unknown variable.
+    if builtin(name).is_some_and(Builtin::is_security) {
+        validate(text, &public_vars(sample))?;
+    } else {
+        validate(text, sample)?;
+    }
     let now: NaiveDateTime = clock.now().naive_utc();
     diesel::delete(
         mail_templates::table

@@ -100,7 +100,9 @@ pub fn list(
     let days = organization::settings(conn, account)?
         .plan
         .map_or(90, |p| p.days_of_activity_log);
-    let since = (clock.now() - TimeDelta::days(days.max(1))).naive_utc();
+    // Bounded again here: a plan stored before the bound (or written around it) must not panic.
+    let days = days.clamp(1, organization::MAX_DAYS_OF_ACTIVITY_LOG);
+    let since = (clock.now() - TimeDelta::days(days)).naive_utc();
     let base = || {
         messages::table
             .inner_join(message_recipients::table)

@@ -223,7 +223,7 @@ pub fn record(
                     ))
                     .execute(conn)?;
                 if give_up {
-                    notify_failure(conn, clock, mail_domain, due, error)?;
+                    notify_failure(conn, clock, mail_domain, due)?;
                     "failed"
                 } else {
                     "pending"
@@ -239,7 +239,6 @@ fn notify_failure(
     clock: &dyn Clock,
     mail_domain: &str,
     due: &Due,
-    error: &str,
 ) -> Result<()> {
     let account: String = callback_outbox::table
         .find(&due.id)
@@ -266,7 +265,9 @@ fn notify_failure(
         "callback_failed",
         &to,
         minijinja::context! {
-            link => due.url.clone(), code => message_id, by => error,
+            // Never the connection error's detail: a callback URL pointed at an internal
+            // address must not turn this mail into a port scanner's report (docs/security.md).
+            link => due.url.clone(), code => message_id, by => "the delivery failed",
             account_name => account_name,
         },
     )

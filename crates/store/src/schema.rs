@@ -764,6 +764,17 @@ diesel::table! {
         created_at -> Timestamp,
         /// Deletion time.
         deleted_at -> Nullable<Timestamp>,
+        /// Rights of a management key (encoded); NULL: every right (made before rights were
+        /// recorded).
+        rights -> Nullable<Text>,
+        /// Credit flag of the key's rights.
+        can_order_credits -> Bool,
+        /// Credit flag of the key's rights.
+        can_transfer_credits -> Bool,
+        /// Selected accounts (comma separated); NULL: the whole subtree.
+        scope_accounts -> Nullable<Text>,
+        /// Who made the key.
+        created_by -> Nullable<Text>,
     }
 }
 
@@ -798,6 +809,10 @@ diesel::table! {
         created_at -> Timestamp,
         /// Device (device certificates).
         device_id -> Nullable<Text>,
+        /// Who may take the server-generated private key (once).
+        issued_by -> Nullable<Text>,
+        /// When the server-generated private key was taken (and erased).
+        key_taken_at -> Nullable<Timestamp>,
     }
 }
 

@@ -107,9 +107,11 @@ impl FromRequest for ManagementCaller {
                     "this API token may not be used from this address",
                 ));
             }
+            let mut actor = Actor::api_token(owner.account_id.clone(), &owner.token_name);
+            actor.principal = format!("api-token:{}", owner.token_id.as_str());
             Ok(Self {
                 account: owner.account_id.clone(),
-                actor: Actor::api_token(owner.account_id.clone(), &owner.token_name),
+                actor,
                 via: Credential::Token(owner),
             })
         })

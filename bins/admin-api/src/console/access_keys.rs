@@ -168,7 +168,7 @@ async fn render_key(
                 serial => cert.serial.clone(), subject => cert.subject.clone(),
                 from => day(cert.not_before), until => day(cert.not_after),
                 status => cert.status.as_str(), active => cert.status == access_key::CertificateStatus::Active,
-                generated => cert.generated,
+                generated => cert.generated, key_available => cert.key_available,
             }
         })
         .collect();
@@ -332,11 +332,11 @@ pub(crate) async fn download(
         format.clone(),
     );
     let bytes = state
-        .db(move |conn, _| {
+        .db(move |conn, clock| {
             if f == "pfx" {
-                access_key::download_pfx(conn, &master, &c.actor, &c.admin.account, &s)
+                access_key::download_pfx(conn, clock, &master, &c.actor, &c.admin.account, &s)
             } else {
-                access_key::download_pem(conn, &master, &c.actor, &c.admin.account, &s)
+                access_key::download_pem(conn, clock, &master, &c.actor, &c.admin.account, &s)
             }
         })
         .await?;

@@ -356,6 +356,7 @@ pub(crate) async fn act(
         format!("/console/accounts/{oid}")
     };
     let (c, links, target) = (console.clone(), state.links(), oid.clone());
+    let master = state.master_key.clone();
     let phone = state.settings.console.login_approval == LoginApproval::Phone;
     let seconds = state.settings.console.login_approval_seconds;
     let outcome = form_call(&state, move |conn, clock| match action.as_str() {
@@ -369,7 +370,7 @@ pub(crate) async fn act(
             // Every rule of the deletion, tried and rolled back: the phone is asked only for
             // what would be done.
             let tried = lanyard_store::write_transaction(conn, |conn| {
-                customer::delete(conn, clock, &links, &c.actor, &target)?;
+                customer::delete(conn, clock, &links, &master, &c.actor, &target)?;
                 Err::<(), _>(IdentityError::Inconsistent(DRY_RUN.into()))
             });
             match tried {
@@ -380,7 +381,7 @@ pub(crate) async fn act(
             let has_phone = phone
                 && approval::has_phone(conn, &c.admin.id).map_err(super::password::identity_error)?;
             if !has_phone {
-                return customer::delete(conn, clock, &links, &c.actor, &target).map(|()| None);
+                return customer::delete(conn, clock, &links, &master, &c.actor, &target).map(|()| None);
             }
             let asked = approval::ask(
                 conn,

@@ -38,14 +38,19 @@ pub(crate) async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = path.into_inner();
-    let (c, links, i) = (console.clone(), state.links(), id.clone());
+    let (c, links, i, master) = (
+        console.clone(),
+        state.links(),
+        id.clone(),
+        state.master_key.clone(),
+    );
     let settled = state
         .db(move |conn, clock| {
             own(conn, &c, &i)?;
             approval::settle(conn, clock, &i, DELETE_ACCOUNT, |conn, pending| {
                 let oid = Oid::parse(&pending.target)
                     .map_err(|_| MessagingError::NotFound(pending.target.clone()))?;
-                customer::delete(conn, clock, &links, &c.actor, &oid)?;
+                customer::delete(conn, clock, &links, &master, &c.actor, &oid)?;
                 Ok::<_, MessagingError>(pending.target.clone())
             })
         })

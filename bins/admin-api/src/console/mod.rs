@@ -327,9 +327,10 @@ impl FileUpload {
 pub(crate) fn pager(start: i64, shown: i64, filtered: i64, page: i64) -> Value {
     minijinja::context! {
         filtered => filtered,
-        shown_from => if shown == 0 { 0 } else { start + 1 }, shown_to => start + shown,
-        prev_start => (start > 0).then(|| (start - page).max(0)),
-        next_start => (start + shown < filtered).then_some(start + page),
+        shown_from => if shown == 0 { 0 } else { start.saturating_add(1) },
+        shown_to => start.saturating_add(shown),
+        prev_start => (start > 0).then(|| start.saturating_sub(page).max(0)),
+        next_start => (start.saturating_add(shown) < filtered).then_some(start.saturating_add(page)),
     }
 }
 

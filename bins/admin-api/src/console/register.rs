@@ -173,8 +173,12 @@ pub(crate) async fn activate(
 ) -> Result<HttpResponse, ConsoleError> {
     check_anonymous_csrf(&req, &form.csrf)?;
     let (email, code) = (form.email.clone(), form.code.clone());
+    let client = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let outcome = form_call(&state, move |conn, clock| {
-        admin::activate(conn, clock, &email, &code)
+        admin::activate(conn, clock, &email, &code, &client)
     })
     .await?;
     let (csrf, _) = anonymous_csrf(&req);

@@ -54,7 +54,7 @@ pub(crate) async fn issue(
                 source,
                 &crl_base,
             )?;
-            issued(conn, &master, &caller.actor, &caller.account, &new)
+            issued(conn, clock, &master, &caller.actor, &caller.account, &new)
         })
         .await?;
     Ok(HttpResponse::Ok().json(data))

@@ -44,7 +44,14 @@ pub(crate) async fn handle(
                 source,
                 &crl_base,
             )?;
-            issued(conn, &master, &caller.actor, &caller.account, &created)
+            issued(
+                conn,
+                clock,
+                &master,
+                &caller.actor,
+                &caller.account,
+                &created,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(data))

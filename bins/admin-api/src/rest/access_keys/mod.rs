@@ -51,6 +51,8 @@ pub(crate) struct CertificateData {
     status: &'static str,
     revoked: Option<String>,
     generated: bool,
+    /// Whether the generated private key can still be downloaded (once, by its maker).
+    key_available: bool,
 }
 
 impl From<&CertificateInfo> for CertificateData {
@@ -63,12 +65,14 @@ impl From<&CertificateInfo> for CertificateData {
             status: c.status.as_str(),
             revoked: c.revoked_at.map(iso),
             generated: c.generated,
+            key_available: c.key_available,
         }
     }
 }
 
 /// What adding a key or a certificate answers: the certificate with its chain (PEM), and for a
-/// generated key pair the PKCS#12 (base64) with its password — shown here once, like a token.
+/// generated key pair the private key (in the PEM), the PKCS#12 (base64) and its password —
+/// handed out here once, like a token: the server erases the key afterwards.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct IssuedData {
@@ -82,24 +86,21 @@ pub(crate) struct IssuedData {
 /// Builds the answer of a new certificate.
 pub(crate) fn issued(
     conn: &mut DbConnection,
+    clock: &dyn lanyard_core::Clock,
     master: &MasterKey,
     actor: &lanyard_identity::rights::Actor,
     account: &lanyard_core::id::AccountId,
     issued: &Issued,
 ) -> Result<IssuedData, IdentityError> {
     let serial = &issued.certificate.serial;
-    let pem = access_key::download_pem(conn, master, actor, account, serial)?;
-    let pfx = match issued.pfx_password {
-        Some(_) => Some(openssl::base64::encode_block(&access_key::download_pfx(
-            conn, master, actor, account, serial,
-        )?)),
-        None => None,
-    };
+    let keystore = access_key::keystore(conn, clock, master, actor, account, serial)?;
+    let mut certificate = CertificateData::from(&issued.certificate);
+    certificate.key_available = false;
     Ok(IssuedData {
         key: AccessKeyData::from(&issued.key),
-        certificate: CertificateData::from(&issued.certificate),
-        pem: String::from_utf8_lossy(&pem).into_owned(),
-        pfx,
+        certificate,
+        pem: String::from_utf8_lossy(&keystore.pem).into_owned(),
+        pfx: keystore.pfx.as_deref().map(openssl::base64::encode_block),
         pfx_password: issued.pfx_password.as_ref().map(|p| p.expose().to_owned()),
     })
 }

@@ -136,6 +136,7 @@ pub(crate) async fn deactivate(
                 &caller.account,
                 req.vendor_id.as_deref(),
                 &req.suspension_password,
+                &caller.actor.principal,
             )
         })
         .await?;
