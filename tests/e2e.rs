@@ -1066,6 +1066,12 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
         ("LANYARD_MAIL__SMTP_HOST", "127.0.0.1".to_owned()),
         ("LANYARD_MAIL__SMTP_PORT", smtp.port.to_string()),
         ("LANYARD_MAIL__SMTP_SECURITY", "none".to_owned()),
+        // The callback receiver below listens on loopback, which callbacks may not reach
+        // unless the operator allows it (docs/security.md).
+        (
+            "LANYARD_CALLBACKS__ALLOWED_NETWORKS",
+            "127.0.0.0/8".to_owned(),
+        ),
     ] {
         install.env.push((k.to_owned(), v));
     }

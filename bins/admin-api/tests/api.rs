@@ -7,6 +7,9 @@ use lanyard_web::http_tests;
 use lanyard_web::testing::{TestApp, read};
 use serde_json::{Value, json};
 
+#[path = "api/security.rs"]
+mod security;
+
 const PBM_ERROR: u16 = 420;
 
 fn assert_error(got: &(StatusCode, Value), code: &str) {

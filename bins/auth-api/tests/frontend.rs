@@ -436,3 +436,125 @@ async fn wire_format_on_sqlite() {
 async fn wire_format_on_postgres() {
     the_wire_format_of_send_track_and_cancel(Backend::Postgres).await;
 }
+
+/// Security review, finding 8 (blind SSRF): a callback URL that names or resolves to an
+/// internal address — the server's own loopback here — is refused at delivery, after name
+/// resolution, without a connection; the operator's `callbacks.allowed_networks` lets such a
+/// receiver through; the failed-callback e-mail never carries the connection error.
+async fn callbacks_never_reach_internal_addresses(backend: Backend) {
+    use lanyard_web::callback_sender::{CallbackClient, TargetPolicy};
+    let Some(app) = TlsTestApp::start(backend, Service::Auth, lanyard_auth_api::configure).await
+    else {
+        return;
+    };
+    let org = org(&app, "Acme");
+    let (pem, _) = key(&app, &org, KeyKind::Application, "Bank");
+    person(&app, &org, "ann", true);
+    // A receiver on loopback: it must see no connection at all.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    receiver.set_nonblocking(true).expect("non-blocking");
+    let port = receiver.local_addr().expect("address").port();
+    let client = app.client(Some(&pem));
+    for target in [
+        format!("http://127.0.0.1:{port}/hook"),
+        // A name: checked after resolution (localhost is 127.0.0.1 and ::1).
+        format!("http://localhost:{port}/hook"),
+    ] {
+        let body = json!({"recipients": ["ann"], "subject": "s", "body": "b", "availability": 300,
+                          "type": "message", "callbackUrl": target})
+        .to_string();
+        let (status, sent) = call(
+            &client,
+            &app,
+            actix_web::http::Method::POST,
+            "/frontend/messages",
+            Some("1"),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{sent}");
+        let id = sent["messageId"].as_str().expect("id").to_owned();
+        // Cancelling changes the recipient's status: a callback is due.
+        let (status, _) = call(
+            &client,
+            &app,
+            actix_web::http::Method::DELETE,
+            &format!("/frontend/messages/{id}"),
+            Some("1"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let guarded = CallbackClient::new(TargetPolicy::default());
+    let delivered = lanyard_web::callback_sender::deliver_due(app.state(), &guarded)
+        .await
+        .expect("round");
+    assert_eq!(delivered, 0);
+    assert!(
+        matches!(receiver.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "no connection reached the internal receiver"
+    );
+    let errors: Vec<Option<String>> = {
+        use diesel::prelude::*;
+        use lanyard_store::schema::callback_outbox as outbox;
+        outbox::table
+            .select(outbox::last_error)
+            .load(&mut app.db.conn())
+            .expect("rows")
+    };
+    assert_eq!(errors.len(), 2);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.as_deref().is_some_and(|e| e.contains("internal address"))),
+        "{errors:?}"
+    );
+    // The failed-callback letter says "failed", never why.
+    let builtin = lanyard_mail::templates::builtin("callback_failed").expect("template");
+    assert!(!builtin.text.contains("error") && !builtin.html.contains("error"));
+
+    // Allowed by the operator: the same kind of receiver is reached.
+    let mut settings = (*app.state().settings).clone();
+    settings.callbacks.allowed_networks = "127.0.0.0/8, ::1/128".into();
+    let allowed = CallbackClient::new(TargetPolicy::from_settings(&settings));
+    {
+        use diesel::prelude::*;
+        use lanyard_store::schema::callback_outbox as outbox;
+        diesel::update(outbox::table)
+            .set(
+                outbox::next_attempt_at
+                    .eq(chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(1)),
+            )
+            .execute(&mut app.db.conn())
+            .expect("due again");
+    }
+    let round = lanyard_web::callback_sender::deliver_due(app.state(), &allowed);
+    let accept = async {
+        receiver.set_nonblocking(false).expect("blocking");
+        let (mut stream, _) = actix_web::rt::task::spawn_blocking(move || receiver.accept())
+            .await
+            .expect("join")
+            .expect("a connection");
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).expect("read");
+        stream
+            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            .expect("answer");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let (round, request) = tokio::join!(round, accept);
+    round.expect("round");
+    assert!(request.starts_with("POST /hook"), "{request}");
+}
+
+#[actix_rt::test]
+async fn callbacks_never_reach_internal_addresses_on_sqlite() {
+    callbacks_never_reach_internal_addresses(Backend::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn callbacks_never_reach_internal_addresses_on_postgres() {
+    callbacks_never_reach_internal_addresses(Backend::Postgres).await;
+}

@@ -83,6 +83,22 @@ pub fn secret(conn: &mut DbConnection, master: &MasterKey, application: &str) ->
     Ok(mac.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The callback secret of application `application` of `account`, shown to someone who may edit
+/// the organization's applications and keys: whoever holds it can forge the application's
+/// callbacks, so viewing the application is not enough (docs/security.md).
+pub fn secret_for(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    actor: &lanyard_identity::rights::Actor,
+    account: &AccountId,
+    application: &str,
+) -> Result<String> {
+    use lanyard_identity::rights::{Area, Verb, authorize};
+    let app = lanyard_identity::application::get(conn, actor, account, application)?;
+    authorize(conn, actor, Area::AccessKeys, Verb::Edit, account)?;
+    secret(conn, master, &app.id)
+}
+
 /// The `X-Lanyard-Signature` value of `body` sent at `timestamp` under `secret` (hex).
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> Result<String> {
     let mac =

@@ -59,6 +59,17 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[push]`
     pub push: PushSettings,
+    /// `[callbacks]`
+    pub callbacks: CallbackSettings,
+}
+
+/// `[callbacks]`: where applications' callbacks may go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackSettings {
+    /// Internal address ranges (loopback, private, link-local…) callbacks may reach anyway,
+    /// comma separated CIDR ranges; empty (the default): none (docs/security.md).
+    pub allowed_networks: String,
 }
 
 /// `[push]`: where the push gateways are.
@@ -67,6 +78,8 @@ pub struct Settings {
 pub struct PushSettings {
     /// Firebase Cloud Messaging.
     pub fcm_url: String,
+    /// Google's OAuth token endpoint for FCM (whatever `token_uri` a service account file names).
+    pub fcm_token_url: String,
     /// Apple Push Notification service.
     pub apns_url: String,
     /// Extra CA certificates (PEM) to trust for the gateways ("" for the system's only).
@@ -285,11 +298,18 @@ impl Settings {
         }
         for (key, value) in [
             ("push.fcm_url", &self.push.fcm_url),
+            ("push.fcm_token_url", &self.push.fcm_token_url),
             ("push.apns_url", &self.push.apns_url),
         ] {
             if !url::Url::parse(value).is_ok_and(|u| u.scheme() == "https") {
                 return invalid(key, "must be an https URL".into());
             }
+        }
+        if let Err(e) = lanyard_identity::api_token::AllowList::parse(
+            "callbacks.allowed_networks",
+            &self.callbacks.allowed_networks,
+        ) {
+            return invalid("callbacks.allowed_networks", e.to_string());
         }
         if !(5..=600).contains(&self.console.login_approval_seconds) {
             return invalid(

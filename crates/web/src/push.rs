@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 pub struct Endpoints {
     /// FCM, e.g. `https://fcm.googleapis.com`.
     pub fcm: String,
+    /// Google's OAuth token endpoint for FCM, `https://oauth2.googleapis.com/token`. Fixed by the
+    /// operator: a service account file's own `token_uri` is never used, so an organization
+    /// cannot point the server at an address of its choosing.
+    pub fcm_token: String,
     /// APNs, e.g. `https://api.push.apple.com` (`https://api.sandbox.push.apple.com` for
     /// development builds of the app).
     pub apns: String,
@@ -199,7 +203,7 @@ impl Gateways {
             &serde_json::json!({
                 "iss": fcm.client_email,
                 "scope": "https://www.googleapis.com/auth/firebase.messaging",
-                "aud": fcm.token_uri,
+                "aud": self.endpoints.fcm_token,
                 "iat": now,
                 "exp": now + 3600,
             }),
@@ -211,7 +215,7 @@ impl Gateways {
         };
         let mut response = self
             .client
-            .post(&fcm.token_uri)
+            .post(&self.endpoints.fcm_token)
             .send_form(&[
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                 ("assertion", assertion.as_str()),
@@ -426,6 +430,7 @@ pub fn wake_phones(state: &AppState, account: AccountId, people: Vec<String>, me
         g.get_or_init(|| {
             let endpoints = Endpoints {
                 fcm: state.settings.push.fcm_url.clone(),
+                fcm_token: state.settings.push.fcm_token_url.clone(),
                 apns: state.settings.push.apns_url.clone(),
             };
             match Gateways::connect(endpoints, Some(&state.settings.push.ca_file)) {

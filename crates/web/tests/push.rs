@@ -310,11 +310,13 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
         }));
         assert!(msg.contains("teamId"), "{msg}");
 
-        // Good ones, stored sealed; read back with the keys.
+        // Good ones, stored sealed; read back with the keys. The file's token_uri names an
+        // internal address (a cloud metadata service): it is never called, the token exchange
+        // goes to the configured endpoint (security review, finding 8).
         let service_account = json!({"type": "service_account", "project_id": "acme-app",
             "private_key_id": "k1", "private_key": rsa_pem,
             "client_email": "lanyard-push@acme-app.iam.gserviceaccount.com",
-            "token_uri": format!("{base}/token")});
+            "token_uri": "https://169.254.169.254/computeMetadata/v1/token"});
         push::set_fcm(&mut db.conn(), &clock, &master, &actor, &org, &service_account.to_string()).expect("fcm");
         let p8 = String::from_utf8(ec.private_key_to_pem_pkcs8().expect("pem")).expect("utf8");
         push::set_apns(&mut db.conn(), &clock, &master, &actor, &org, &ApnsInput {
@@ -333,7 +335,7 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
         assert_eq!(summary.apns, Some(("TEAM123456".into(), "ABC123DEFG".into(), "com.acme.id".into())));
         let credentials = push::credentials(&mut db.conn(), &master, &org).expect("credentials");
 
-        let gateways = Gateways::connect(Endpoints { fcm: base.clone(), apns: base.clone() }, Some(&ca_file)).expect("client");
+        let gateways = Gateways::connect(Endpoints { fcm: base.clone(), fcm_token: format!("{base}/token"), apns: base.clone() }, Some(&ca_file)).expect("client");
         let go = |kind, token: &'static str, id: &'static str| {
             let (g, c) = (&gateways, &credentials);
             async move { g.push(c, kind, token, id).await }
@@ -360,6 +362,7 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
         // not pushed to again; a phone that replaced its token meanwhile keeps the new one.
         let mut settings = lanyard_web::config::Settings::load_from(None, Vec::new()).expect("settings");
         settings.push.fcm_url = base.clone();
+        settings.push.fcm_token_url = format!("{base}/token");
         settings.push.apns_url = base.clone();
         settings.push.ca_file = ca_file.clone();
         let state = lanyard_web::AppState {

@@ -1,5 +1,6 @@
 //! `GET /rest/applications/{applicationId}/callbackSecret` (Lanyard's): the secret that signs
 //! the application's callbacks (`X-Lanyard-Signature`, docs/messaging.md), for its receiver.
+//! Needs the edit right on access keys and applications: the secret forges callbacks.
 
 use super::not_found;
 use actix_web::{HttpResponse, web};
@@ -18,7 +19,13 @@ pub(crate) async fn handle(
         .db(move |conn, _| {
             let app = application::get(conn, &caller.actor, &caller.account, &id)
                 .map_err(|e| not_found(conn, &caller.account, &id, e))?;
-            lanyard_messaging::callback::secret(conn, &master, &app.id)
+            lanyard_messaging::callback::secret_for(
+                conn,
+                &master,
+                &caller.actor,
+                &caller.account,
+                &app.id,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok()
