@@ -75,10 +75,15 @@ impl Installation {
     }
 
     fn up(&self) -> Running {
+        self.up_with_log(Stdio::inherit())
+    }
+
+    /// `lanyard up` with its log (standard error) going to `log`.
+    fn up_with_log(&self, log: Stdio) -> Running {
         let mut child = self
             .command(&["up"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("start lanyard up");
         let stdout = child.stdout.take().expect("stdout");
@@ -398,6 +403,65 @@ fn up_serves_three_services_and_keeps_data_across_restarts(backend: Backend) {
                 .is_file()
         );
     }
+}
+
+/// Security review, finding 9: a secret in a path (the enrollment link's) is never written to
+/// the log; the request line shows where it was, redacted.
+fn secrets_in_paths_never_reach_the_log(backend: Backend) {
+    let Some(mut install) = Installation::new(backend) else {
+        return;
+    };
+    install
+        .env
+        .push(("LANYARD_LOG__FILTER".to_owned(), "info".to_owned()));
+    let log_path = install.dir.path().join("lanyard.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let running = install.up_with_log(Stdio::from(log));
+    let admin = running.urls[0].clone();
+    let org = install.run(&[
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--email",
+        "it@acme.example",
+    ]);
+    let token = install.run(&["api-token", "create", "--account", &org]);
+    let auth = format!("Authorization: Bearer {token}");
+    let oid = install.create_user(&admin, &auth, "hana", "Hana");
+    let (status, created) = install.curl(
+        "POST",
+        &format!("{admin}/rest/users/{oid}/enrollments"),
+        &["-H", &auth],
+    );
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let link = created["deviceConfigUrl"].as_str().expect("url").to_owned();
+    let (status, config) = install.curl("GET", &link, &[]);
+    assert_eq!(status, StatusCode::OK, "{config}");
+    let secret = link
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .expect("secret")
+        .to_owned();
+    running.stop();
+    let written = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        written.contains("/deviceConfig/") && written.contains("[redacted]"),
+        "the request is logged, redacted: {written}"
+    );
+    assert!(!written.contains(&secret), "the secret is not in the log");
+    assert!(!written.contains(&token), "nor is the API token");
+}
+
+#[test]
+fn secrets_stay_out_of_the_log_on_sqlite() {
+    secrets_in_paths_never_reach_the_log(Backend::Sqlite);
+}
+
+#[test]
+fn secrets_stay_out_of_the_log_on_postgres() {
+    secrets_in_paths_never_reach_the_log(Backend::Postgres);
 }
 
 #[test]

@@ -591,3 +591,149 @@ async fn evidences_on_sqlite() {
 async fn evidences_on_postgres() {
     a_phone_receives_and_decides_with_evidences(Backend::Postgres).await;
 }
+
+/// Security review, finding 2: a disabled organization's phones are refused at once, and so is
+/// enrollment; reactivation restores them; deletion revokes their certificates for good.
+async fn a_disabled_organization_s_phones_are_refused(backend: Backend) {
+    use diesel::prelude::*;
+    let Some(app) =
+        TlsTestApp::start(backend, Service::Device, lanyard_device_api::configure).await
+    else {
+        return;
+    };
+    let platform = account::platform(&mut app.db.conn()).expect("platform");
+    let operator = Actor::operator(platform.id, "operator");
+    let details = lanyard_identity::customer::DetailsInput {
+        manager: Some("Ann Manager".into()),
+        city: Some("Budapest".into()),
+        street: Some("Fő utca 1".into()),
+        zip: Some("1011".into()),
+        country: Some("Hungary".into()),
+        contact_title: Some("Ms".into()),
+        contact_first_name: Some("Ann".into()),
+        contact_last_name: Some("Manager".into()),
+        contact_job_title: Some("CEO".into()),
+        ..lanyard_identity::customer::DetailsInput::default()
+    };
+    let links = app.state().links();
+    let created = lanyard_identity::customer::create(
+        &mut app.db.conn(),
+        &SystemClock,
+        &links,
+        &operator,
+        lanyard_identity::AccountKind::Organization,
+        "Globex",
+        &lanyard_core::Email::parse("main@globex.example").expect("email"),
+        &details.parse().expect("details"),
+    )
+    .expect("customer");
+    let (org, oid) = (created.account.id, created.account.oid);
+    // As if its first administrator had activated it.
+    diesel::update(lanyard_store::schema::accounts::table.find(org.as_str()))
+        .set(lanyard_store::schema::accounts::status.eq("activated"))
+        .execute(&mut app.db.conn())
+        .expect("activated");
+    let actor = Actor::api_token(org.clone(), "t");
+    let phone = enroll_phone(&app, &org, &actor, "ann");
+    let client = app.client(Some(&phone.identity()));
+    let whoami = || call(&client, &app, Method::GET, "/device", None);
+    assert_eq!(whoami().await.0, StatusCode::OK);
+    // A pending enrollment of another person.
+    let user = end_user::create(
+        &mut app.db.conn(),
+        &SystemClock,
+        &actor,
+        &org,
+        NewEndUser::parse("bob", Some("bob@globex.example"), None, None, true).expect("valid"),
+    )
+    .expect("user");
+    let link = enrollment::create(
+        &mut app.db.conn(),
+        &SystemClock,
+        &actor,
+        &org,
+        Holder::User(&user.oid),
+        Links {
+            device_api: &app.base,
+            master: &app.master_key,
+            mail_domain: "lanyard.test",
+        },
+    )
+    .expect("enrollment")
+    .device_config_url;
+    let config_path = link.strip_prefix(&app.base).expect("path").to_owned();
+    let anonymous = app.client(None);
+
+    lanyard_identity::customer::disable(&mut app.db.conn(), &SystemClock, &links, &operator, &oid)
+        .expect("disable");
+    assert_eq!(
+        whoami().await.0,
+        StatusCode::UNAUTHORIZED,
+        "refused at once"
+    );
+    refused(
+        &call(&anonymous, &app, Method::GET, &config_path, None).await,
+        "NOT_ALLOWED",
+        "disabled",
+    );
+    lanyard_identity::customer::reactivate(
+        &mut app.db.conn(),
+        &SystemClock,
+        &links,
+        &operator,
+        &oid,
+    )
+    .expect("reactivate");
+    assert_eq!(
+        whoami().await.0,
+        StatusCode::OK,
+        "reactivation restores the phone"
+    );
+    assert_eq!(
+        call(&anonymous, &app, Method::GET, &config_path, None)
+            .await
+            .0,
+        StatusCode::OK,
+        "and its enrollments"
+    );
+    lanyard_identity::customer::delete(
+        &mut app.db.conn(),
+        &SystemClock,
+        &links,
+        &app.master_key,
+        &operator,
+        &oid,
+    )
+    .expect("delete");
+    assert_eq!(whoami().await.0, StatusCode::UNAUTHORIZED);
+    let serial = lanyard_pki::serial_hex(&phone.chain[0]).expect("serial");
+    let crl = lanyard_identity::platform_pki::crl(
+        &mut app.db.conn(),
+        &SystemClock,
+        &app.master_key,
+        "devices-1",
+        false,
+    )
+    .expect("crl");
+    let crl = openssl::x509::X509Crl::from_der(&crl).expect("der");
+    let listed = crl.get_revoked().is_some_and(|revoked| {
+        revoked.iter().any(|r| {
+            r.serial_number()
+                .to_bn()
+                .and_then(|b| b.to_hex_str().map(|h| h.to_string()))
+                .is_ok_and(|h| h.trim_start_matches('0') == serial.trim_start_matches('0'))
+        })
+    });
+    assert!(listed, "the deleted organization's phone is in the CRL");
+    let _ = &phone.id;
+}
+
+#[actix_rt::test]
+async fn disabled_organization_on_sqlite() {
+    a_disabled_organization_s_phones_are_refused(Backend::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn disabled_organization_on_postgres() {
+    a_disabled_organization_s_phones_are_refused(Backend::Postgres).await;
+}

@@ -153,11 +153,28 @@ fn hidden(page: &str, name: &str) -> String {
 }
 
 async fn get_page(app: &TestApp, path: &str) -> (StatusCode, String) {
-    let mut response = app
-        .request(Method::GET, path, None)
-        .send()
-        .await
-        .expect("get");
+    get_page_from(app, None, path).await
+}
+
+/// A client whose connections come from `address` (another loopback address: another client of
+/// the page, as far as the server can tell).
+fn client_from(address: &str) -> awc::Client {
+    awc::Client::builder()
+        .connector(awc::Connector::new().local_address(address.parse().expect("address")))
+        .timeout(std::time::Duration::from_secs(60))
+        .finish()
+}
+
+async fn get_page_from(
+    app: &TestApp,
+    client: Option<&awc::Client>,
+    path: &str,
+) -> (StatusCode, String) {
+    let request = match client {
+        Some(c) => c.get(app.server.url(path)),
+        None => app.request(Method::GET, path, None),
+    };
+    let mut response = request.send().await.expect("get");
     let body = response.body().await.expect("body");
     (
         response.status(),
@@ -171,6 +188,16 @@ async fn post_form(
     page: &str,
     organization: &str,
     code: &str,
+    solve: bool,
+) -> (StatusCode, String) {
+    post_form_from(app, None, page, (organization, code), solve).await
+}
+
+async fn post_form_from(
+    app: &TestApp,
+    client: Option<&awc::Client>,
+    page: &str,
+    (organization, code): (&str, &str),
     solve: bool,
 ) -> (StatusCode, String) {
     let challenge = hidden(page, "challenge");
@@ -191,11 +218,11 @@ async fn post_form(
         ("difficulty", hidden(page, "difficulty")),
         ("nonce", nonce),
     ];
-    let mut response = app
-        .request(Method::POST, "/deactivate", None)
-        .send_form(&form)
-        .await
-        .expect("post");
+    let request = match client {
+        Some(c) => c.post(app.server.url("/deactivate")),
+        None => app.request(Method::POST, "/deactivate", None),
+    };
+    let mut response = request.send_form(&form).await.expect("post");
     let body = response.body().await.expect("body");
     (
         response.status(),
@@ -342,8 +369,92 @@ async fn twenty_concurrent_requests_make_one_device(app: TestApp) {
     assert_eq!(state[0].state, enrollment::EnrollmentState::Used);
 }
 
+/// Security review, finding 7: wrong codes from one client never lock another client out of the
+/// same organization (a correct code from a client that has not failed still works); a solved
+/// proof of work is good for one attempt; an unknown organization gets the wrong code's answer.
+async fn a_stranger_cannot_lock_the_owner_out(app: TestApp) {
+    let org = app.org("Acme");
+    let (_, url) = person_with_link(&app, &org, "gil", Some("Gil"));
+    let code = lanyard_enrollment::device::enroll(
+        &mut app.db.conn(),
+        &SystemClock,
+        &app.master_key,
+        &secret_of(&url),
+        &lanyard_enrollment::device::DeviceRequest {
+            name: "Gil's phone".into(),
+            vendor_id: "v-1".into(),
+            device_type: lanyard_enrollment::device::DeviceType::Other,
+            app_version: "1.0".into(),
+            push_registration: None,
+            csr: csr().into_bytes(),
+        },
+        lanyard_enrollment::device::Service {
+            crl_base: "https://127.0.0.1:7401",
+            device_api: DEVICE_API,
+            mail_domain: "lanyard.test",
+        },
+    )
+    .expect("enroll")
+    .deactivation_code;
+    let oid = org.oid.to_string();
+    let path = format!("/deactivate?organization={oid}");
+
+    // A stranger at another address guesses until it is stopped.
+    let stranger = client_from("127.0.0.2");
+    let mut page = get_page_from(&app, Some(&stranger), &path).await.1;
+    let mut last = StatusCode::OK;
+    for _ in 0..12 {
+        let (status, answer) =
+            post_form_from(&app, Some(&stranger), &page, (&oid, "WRONGCODE123"), true).await;
+        last = status;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        page = answer;
+    }
+    assert_eq!(
+        last,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the stranger is stopped"
+    );
+
+    // A third client: an unknown organization and a wrong code get the same answer; a solved
+    // page is spent by its first attempt.
+    let third = client_from("127.0.0.3");
+    let page = get_page_from(&app, Some(&third), &path).await.1;
+    let unknown = post_form_from(
+        &app,
+        Some(&third),
+        &page,
+        ("2.25.4242.3.2.99999", "WRONGCODE123"),
+        true,
+    )
+    .await;
+    let page = unknown.1.clone();
+    let wrong = post_form_from(&app, Some(&third), &page, (&oid, "WRONGCODE123"), true).await;
+    assert_eq!(unknown.0, StatusCode::FORBIDDEN, "{}", unknown.1);
+    assert_eq!(wrong.0, StatusCode::FORBIDDEN);
+    for answer in [&unknown.1, &wrong.1] {
+        assert!(
+            answer.contains("the organization ID or the deactivation code is not valid"),
+            "{answer}"
+        );
+    }
+    let replayed = post_form_from(&app, Some(&third), &page, (&oid, "WRONGCODE124"), true).await;
+    assert_eq!(replayed.0, StatusCode::BAD_REQUEST, "{}", replayed.1);
+    assert!(replayed.1.contains("used already"), "{}", replayed.1);
+
+    // The owner, from its own address, still deactivates the phone with the right code.
+    let owner = client_from("127.0.0.1");
+    let page = get_page_from(&app, Some(&owner), &path).await.1;
+    let (status, answer) = post_form_from(&app, Some(&owner), &page, (&oid, &code), true).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains("is deactivated"), "{answer}");
+}
+
 http_tests!(
     lanyard_device_api::configure;
+    a_stranger_cannot_lock_the_owner_out,
     twenty_concurrent_requests_make_one_device,
     a_phone_opens_the_link_and_enrolls_once,
     a_lost_phone_is_deactivated_on_the_self_service_page,

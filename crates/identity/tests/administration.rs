@@ -817,6 +817,19 @@ fn plans_limit_end_users_and_only_the_operator_changes_them(db: &TestDb) {
     let operator = admin::actor(&mut db.conn(), &operator.id).expect("actor");
     organization::update_plan(&mut db.conn(), &w.clock, &operator, "Free", limits)
         .expect("operator");
+    // Security review, finding 11: a retention that would overflow a time span is refused with
+    // the field named (it used to panic later, in the activity log).
+    let endless = organization::PlanLimits {
+        days_of_activity_log: i64::MAX / 2,
+        ..limits
+    };
+    assert!(matches!(
+        organization::update_plan(&mut db.conn(), &w.clock, &operator, "Free", endless),
+        Err(IdentityError::Invalid {
+            field: "daysOfActivityLog",
+            ..
+        })
+    ));
     lanyard_identity::end_user::create(&mut db.conn(), &w.clock, &token, &w.org_a, new)
         .expect("room again");
 }
@@ -1202,7 +1215,139 @@ fn alerts_belong_to_their_session_and_are_bounded(db: &TestDb) {
     );
 }
 
+/// Security review, finding 7: wrong passwords and wrong activation codes from one client never
+/// lock the owner, at another client, out.
+fn a_stranger_cannot_lock_an_administrator_out(db: &TestDb) {
+    let w = world(db);
+    for _ in 0..=admin::LOGIN_FAILURES.max {
+        let _ = admin::login(
+            &mut db.conn(),
+            &w.clock,
+            "boss@dist.example",
+            "a stranger's guess",
+            "198.51.100.7",
+        );
+    }
+    assert!(matches!(
+        admin::login(
+            &mut db.conn(),
+            &w.clock,
+            "boss@dist.example",
+            STRONG,
+            "198.51.100.7"
+        ),
+        Err(IdentityError::RateLimited { .. })
+    ));
+    admin::login(
+        &mut db.conn(),
+        &w.clock,
+        "boss@dist.example",
+        STRONG,
+        "192.0.2.10",
+    )
+    .expect("the owner, elsewhere, logs in");
+
+    let created = admin::invite(
+        &mut db.conn(),
+        &w.clock,
+        &links(),
+        &w.boss,
+        &w.distributor,
+        Some(&email("newbie@dist.example")),
+        &profile::builtin(&mut db.conn(), &w.distributor)
+            .expect("builtin")
+            .id,
+        &ScopeChoice::All,
+    )
+    .expect("invite");
+    w.clock.advance(chrono::TimeDelta::seconds(1));
+    register(db, &w, created.code.expose(), "newbie@dist.example").expect("registered");
+    let code = code_after(
+        &last_mail_text(db, "newbie@dist.example"),
+        "your activation code is ",
+    );
+    for _ in 0..6 {
+        let _ = admin::activate(
+            &mut db.conn(),
+            &w.clock,
+            "newbie@dist.example",
+            "GUESS12345",
+            "198.51.100.7",
+        );
+    }
+    admin::activate(
+        &mut db.conn(),
+        &w.clock,
+        "newbie@dist.example",
+        &code,
+        "192.0.2.10",
+    )
+    .expect("the owner activates");
+}
+
+/// Security review, finding 6: a login code is its own kind (it activates nobody), lives 15
+/// minutes, and dies when its administrator is disabled; activation only turns Invited into
+/// Active.
+fn login_codes_are_short_lived_and_die_with_a_disabled_administrator(db: &TestDb) {
+    let w = world(db);
+    let boss = w.boss.administrator.clone().expect("id");
+    let send = || {
+        // Mails are listed newest first: one second apart, the newest is this one.
+        w.clock.advance(chrono::TimeDelta::seconds(1));
+        admin::send_login_code(&mut db.conn(), &w.clock, &links(), &boss).expect("sent");
+        code_after(
+            &last_mail_text(db, "boss@dist.example"),
+            "your login code is ",
+        )
+    };
+    // Too late after 15 minutes.
+    let code = send();
+    w.clock.advance(chrono::TimeDelta::minutes(16));
+    assert!(admin::check_login_code(&mut db.conn(), &w.clock, &boss, &code).is_err());
+    // It is not an activation code.
+    let code = send();
+    assert!(admin::activate(&mut db.conn(), &w.clock, "boss@dist.example", &code, "x").is_err());
+    admin::check_login_code(&mut db.conn(), &w.clock, &boss, &code).expect("a fresh code works");
+    // A second full administrator disables the boss: the boss's outstanding code is dead, and
+    // an old activation code does not bring it back.
+    let second = admin::create_first(
+        &mut db.conn(),
+        &w.clock,
+        &w.distributor,
+        &email("second@dist.example"),
+        "Second Boss",
+        STRONG,
+    )
+    .expect("second");
+    let second = admin::actor(&mut db.conn(), &second.id).expect("actor");
+    let code = send();
+    w.clock.advance(chrono::TimeDelta::seconds(1));
+    admin::send_activation(&mut db.conn(), &w.clock, &links(), &boss).expect("activation code");
+    let activation = code_after(
+        &last_mail_text(db, "boss@dist.example"),
+        "your activation code is ",
+    );
+    admin::set_disabled(&mut db.conn(), &w.clock, &second, &boss, true).expect("disabled");
+    assert!(admin::check_login_code(&mut db.conn(), &w.clock, &boss, &code).is_err());
+    assert!(
+        admin::activate(
+            &mut db.conn(),
+            &w.clock,
+            "boss@dist.example",
+            &activation,
+            "x"
+        )
+        .is_err()
+    );
+    assert_eq!(
+        admin::get(&mut db.conn(), &boss).expect("boss").status,
+        AdminStatus::Disabled
+    );
+}
+
 both_backends!(
+    a_stranger_cannot_lock_an_administrator_out,
+    login_codes_are_short_lived_and_die_with_a_disabled_administrator,
     alerts_belong_to_their_session_and_are_bounded,
     logos_are_checked_by_their_bytes_and_inherited,
     the_look_of_the_console_is_inherited_value_by_value,
