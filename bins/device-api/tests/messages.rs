@@ -595,44 +595,15 @@ async fn evidences_on_postgres() {
 /// Security review, finding 2: a disabled organization's phones are refused at once, and so is
 /// enrollment; reactivation restores them; deletion revokes their certificates for good.
 async fn a_disabled_organization_s_phones_are_refused(backend: Backend) {
-    use diesel::prelude::*;
     let Some(app) =
         TlsTestApp::start(backend, Service::Device, lanyard_device_api::configure).await
     else {
         return;
     };
-    let platform = account::platform(&mut app.db.conn()).expect("platform");
-    let operator = Actor::operator(platform.id, "operator");
-    let details = lanyard_identity::customer::DetailsInput {
-        manager: Some("Ann Manager".into()),
-        city: Some("Budapest".into()),
-        street: Some("Fő utca 1".into()),
-        zip: Some("1011".into()),
-        country: Some("Hungary".into()),
-        contact_title: Some("Ms".into()),
-        contact_first_name: Some("Ann".into()),
-        contact_last_name: Some("Manager".into()),
-        contact_job_title: Some("CEO".into()),
-        ..lanyard_identity::customer::DetailsInput::default()
-    };
     let links = app.state().links();
-    let created = lanyard_identity::customer::create(
-        &mut app.db.conn(),
-        &SystemClock,
-        &links,
-        &operator,
-        lanyard_identity::AccountKind::Organization,
-        "Globex",
-        &lanyard_core::Email::parse("main@globex.example").expect("email"),
-        &details.parse().expect("details"),
-    )
-    .expect("customer");
+    let (created, operator) =
+        lanyard_web::testing::activated_customer(&mut app.db.conn(), &links, "Globex");
     let (org, oid) = (created.account.id, created.account.oid);
-    // As if its first administrator had activated it.
-    diesel::update(lanyard_store::schema::accounts::table.find(org.as_str()))
-        .set(lanyard_store::schema::accounts::status.eq("activated"))
-        .execute(&mut app.db.conn())
-        .expect("activated");
     let actor = Actor::api_token(org.clone(), "t");
     let phone = enroll_phone(&app, &org, &actor, "ann");
     let client = app.client(Some(&phone.identity()));

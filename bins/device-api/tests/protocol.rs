@@ -145,6 +145,30 @@ async fn a_phone_opens_the_link_and_enrolls_once(app: TestApp) {
     );
 }
 
+/// Gil's phone, enrolled with the link `url` (as device-api's enroll step does it).
+fn gils_phone(app: &TestApp, url: &str) -> lanyard_enrollment::device::Enrolled {
+    lanyard_enrollment::device::enroll(
+        &mut app.db.conn(),
+        &SystemClock,
+        &app.master_key,
+        &secret_of(url),
+        &lanyard_enrollment::device::DeviceRequest {
+            name: "Gil's phone".into(),
+            vendor_id: "v-1".into(),
+            device_type: lanyard_enrollment::device::DeviceType::Other,
+            app_version: "1.0".into(),
+            push_registration: None,
+            csr: csr().into_bytes(),
+        },
+        lanyard_enrollment::device::Service {
+            crl_base: "https://127.0.0.1:7401",
+            device_api: DEVICE_API,
+            mail_domain: "lanyard.test",
+        },
+    )
+    .expect("enroll")
+}
+
 /// The value of hidden input `name` in a page.
 fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -234,29 +258,7 @@ async fn a_lost_phone_is_deactivated_on_the_self_service_page(app: TestApp) {
     let org = app.org("Acme");
     let (_, url) = person_with_link(&app, &org, "gil", Some("Gil"));
     let (code, der) = {
-        let mut conn = app.db.conn();
-        let secret = secret_of(&url);
-        let request = lanyard_enrollment::device::DeviceRequest {
-            name: "Gil's phone".into(),
-            vendor_id: "v-1".into(),
-            device_type: lanyard_enrollment::device::DeviceType::Other,
-            app_version: "1.0".into(),
-            push_registration: None,
-            csr: csr().into_bytes(),
-        };
-        let enrolled = lanyard_enrollment::device::enroll(
-            &mut conn,
-            &SystemClock,
-            &app.master_key,
-            &secret,
-            &request,
-            lanyard_enrollment::device::Service {
-                crl_base: "https://127.0.0.1:7401",
-                device_api: DEVICE_API,
-                mail_domain: "lanyard.test",
-            },
-        )
-        .expect("enroll");
+        let enrolled = gils_phone(&app, &url);
         let der = openssl::x509::X509::stack_from_pem(enrolled.certificate_chain.as_bytes())
             .expect("chain")[0]
             .to_der()
@@ -375,27 +377,7 @@ async fn twenty_concurrent_requests_make_one_device(app: TestApp) {
 async fn a_stranger_cannot_lock_the_owner_out(app: TestApp) {
     let org = app.org("Acme");
     let (_, url) = person_with_link(&app, &org, "gil", Some("Gil"));
-    let code = lanyard_enrollment::device::enroll(
-        &mut app.db.conn(),
-        &SystemClock,
-        &app.master_key,
-        &secret_of(&url),
-        &lanyard_enrollment::device::DeviceRequest {
-            name: "Gil's phone".into(),
-            vendor_id: "v-1".into(),
-            device_type: lanyard_enrollment::device::DeviceType::Other,
-            app_version: "1.0".into(),
-            push_registration: None,
-            csr: csr().into_bytes(),
-        },
-        lanyard_enrollment::device::Service {
-            crl_base: "https://127.0.0.1:7401",
-            device_api: DEVICE_API,
-            mail_domain: "lanyard.test",
-        },
-    )
-    .expect("enroll")
-    .deactivation_code;
+    let code = gils_phone(&app, &url).deactivation_code;
     let oid = org.oid.to_string();
     let path = format!("/deactivate?organization={oid}");
 

@@ -296,3 +296,50 @@ macro_rules! http_tests {
         )+
     };
 }
+
+/// A customer organization `name` as the customer-account form makes it (required details
+/// filled in), created by the platform operator and then Activated as if its first
+/// administrator had activated it — so it can be disabled, reactivated and deleted. Returns it
+/// with the operator acting on it.
+pub fn activated_customer(
+    conn: &mut lanyard_store::DbConnection,
+    links: &lanyard_identity::admin::Links,
+    name: &str,
+) -> (
+    lanyard_identity::customer::Customer,
+    lanyard_identity::rights::Actor,
+) {
+    use diesel::prelude::*;
+    use lanyard_identity::customer::{self, DetailsInput};
+    let platform = account::platform(conn).expect("platform");
+    let operator = lanyard_identity::rights::Actor::operator(platform.id, "operator");
+    let details = DetailsInput {
+        manager: Some("Ann Manager".into()),
+        city: Some("Budapest".into()),
+        street: Some("Fő utca 1".into()),
+        zip: Some("1011".into()),
+        country: Some("Hungary".into()),
+        contact_title: Some("Ms".into()),
+        contact_first_name: Some("Ann".into()),
+        contact_last_name: Some("Manager".into()),
+        contact_job_title: Some("CEO".into()),
+        ..DetailsInput::default()
+    };
+    let created = customer::create(
+        conn,
+        &SystemClock,
+        links,
+        &operator,
+        AccountKind::Organization,
+        name,
+        &Email::parse(&format!("main@{}.example", name.to_lowercase())).expect("email"),
+        &details.parse().expect("details"),
+    )
+    .expect("customer");
+    diesel::update(lanyard_store::schema::accounts::table.find(created.account.id.as_str()))
+        .set(lanyard_store::schema::accounts::status.eq("activated"))
+        .execute(conn)
+        .expect("activated");
+    let customer = customer::get(conn, &operator, &created.account.oid).expect("customer");
+    (customer, operator)
+}

@@ -432,38 +432,10 @@ async fn a_disabled_account_loses_its_keys(backend: Backend) {
     let Some(app) = start(backend).await else {
         return;
     };
-    let platform = account::platform(&mut app.db.conn()).expect("platform");
-    let operator = Actor::operator(platform.id.clone(), "operator");
-    let details = customer::DetailsInput {
-        manager: Some("Ann Manager".into()),
-        city: Some("Budapest".into()),
-        street: Some("Fő utca 1".into()),
-        zip: Some("1011".into()),
-        country: Some("Hungary".into()),
-        contact_title: Some("Ms".into()),
-        contact_first_name: Some("Ann".into()),
-        contact_last_name: Some("Manager".into()),
-        contact_job_title: Some("CEO".into()),
-        ..customer::DetailsInput::default()
-    };
     let links = app.state().links();
-    let created = customer::create(
-        &mut app.db.conn(),
-        &SystemClock,
-        &links,
-        &operator,
-        AccountKind::Organization,
-        "Globex",
-        &Email::parse("main@globex.example").expect("email"),
-        &details.parse().expect("details"),
-    )
-    .expect("customer");
+    let (created, operator) =
+        lanyard_web::testing::activated_customer(&mut app.db.conn(), &links, "Globex");
     let org = created.account.id.clone();
-    // As if its first administrator had activated it.
-    diesel::update(lanyard_store::schema::accounts::table.find(org.as_str()))
-        .set(lanyard_store::schema::accounts::status.eq("activated"))
-        .execute(&mut app.db.conn())
-        .expect("activated");
     let actor = Actor::api_token(org.clone(), "t");
     let key = access_key::create(
         &mut app.db.conn(),
@@ -760,28 +732,20 @@ async fn limited_administrators_cannot_remove_stronger_ones(backend: Backend) {
         },
     )
     .expect("distributor");
-    let child = account::create(
-        &mut app.db.conn(),
-        &SystemClock,
-        NewAccount {
-            kind: AccountKind::Organization,
-            name: "Child".into(),
-            contact_email: None,
-            parent: Some(dist.oid.clone()),
-        },
-    )
-    .expect("child");
-    account::create(
-        &mut app.db.conn(),
-        &SystemClock,
-        NewAccount {
-            kind: AccountKind::Organization,
-            name: "Other child".into(),
-            contact_email: None,
-            parent: Some(dist.oid.clone()),
-        },
-    )
-    .expect("another child");
+    let child = |name: &str| {
+        account::create(
+            &mut app.db.conn(),
+            &SystemClock,
+            NewAccount {
+                kind: AccountKind::Organization,
+                name: name.into(),
+                contact_email: None,
+                parent: Some(dist.oid.clone()),
+            },
+        )
+        .expect("child")
+    };
+    let child = (child("Child"), child("Other child")).0;
     let chief = administrator(&app, &dist.id, "chief@dist.example");
     let second = administrator(&app, &dist.id, "second@dist.example");
     let mut scoped = administrator(&app, &dist.id, "scoped@dist.example");
