@@ -1002,9 +1002,9 @@ fn the_look_of_the_console_is_inherited_value_by_value(db: &TestDb) {
 fn logos_are_checked_by_their_bytes_and_inherited(db: &TestDb) {
     use lanyard_identity::branding::{self, LogoSlot};
     let w = world(db);
-    let png: &[u8] = include_bytes!("fixtures/logo-150x40.png");
-    let jpeg: &[u8] = include_bytes!("fixtures/logo-140x140.jpg");
-    let too_big: &[u8] = include_bytes!("fixtures/logo-400x100.png");
+    let png: &[u8] = include_bytes!("../fixtures/logo-150x40.png");
+    let jpeg: &[u8] = include_bytes!("../fixtures/logo-140x140.jpg");
+    let too_big: &[u8] = include_bytes!("../fixtures/logo-400x100.png");
     branding::set_logo(
         &mut db.conn(),
         &w.clock,

@@ -16,8 +16,7 @@ use lanyard_store::both_backends;
 use lanyard_store::testing::TestDb;
 use std::collections::BTreeMap;
 
-mod common;
-use common::{World, organization, world};
+use crate::common::{World, organization, world};
 
 fn form(kind: &str, recipients: &str, subject: &str, body: &str) -> ConsoleMessage {
     ConsoleMessage {

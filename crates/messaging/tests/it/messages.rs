@@ -13,8 +13,7 @@ use lanyard_messaging::status::{Event, RecipientStatus as S};
 use lanyard_store::both_backends;
 use lanyard_store::testing::TestDb;
 
-mod common;
-use common::world;
+use crate::common::world;
 
 fn each_recipient_gets_its_status_and_refusals_name_the_reason(db: &TestDb) {
     let w = world(db);

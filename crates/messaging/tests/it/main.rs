@@ -1,0 +1,7 @@
+//! The integration tests of lanyard-messaging, in one binary: each module was a binary of its own, and
+//! every one linked OpenSSL, diesel and actix again (issue 14, item 8).
+
+mod approvals;
+mod common;
+mod console;
+mod messages;
