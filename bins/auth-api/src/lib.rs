@@ -7,12 +7,12 @@
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use lanyard_core::ErrorCode;
-use lanyard_messaging::message::{self, Message, NewMessage, Sender};
+use lanyard_messaging::message::{self, MessageData, NewMessage, Sender};
 use lanyard_web::api_version::require_frontend;
 use lanyard_web::auth::ApplicationCaller;
 use lanyard_web::extract::Json;
 use lanyard_web::{ApiError, AppState};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Registers the routes of this service (beyond the health endpoints every service has).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,41 +46,6 @@ struct SendRequest {
     callback_url: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecipientData {
-    user_id: String,
-    status: &'static str,
-}
-
-/// The message object every operation answers with.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MessageData {
-    message_id: String,
-    expiration_date: String,
-    recipients: Vec<RecipientData>,
-    secure_id: Option<String>,
-}
-
-impl From<Message> for MessageData {
-    fn from(m: Message) -> Self {
-        Self {
-            expiration_date: m.expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            recipients: m
-                .recipients
-                .into_iter()
-                .map(|r| RecipientData {
-                    user_id: r.user_id,
-                    status: r.status.as_str(),
-                })
-                .collect(),
-            message_id: m.id,
-            secure_id: m.secure_id,
-        }
-    }
-}
-
 fn sender(caller: &ApplicationCaller) -> Sender {
     Sender {
         account: caller.key.account.clone(),
@@ -110,7 +75,7 @@ async fn send(
     // Committed: wake the recipients' phones listening to this process at once, and the apps
     // of those that registered for pushes.
     lanyard_web::push::deliver(&state, account, &sent, false);
-    Ok(HttpResponse::Ok().json(MessageData::from(sent)))
+    Ok(HttpResponse::Ok().json(MessageData::from(&sent)))
 }
 
 /// `GET /frontend/messages/{id}`.
@@ -123,7 +88,7 @@ async fn track(
     let found = state
         .db(move |conn, clock| message::track(conn, clock, &sender, &id))
         .await?;
-    Ok(HttpResponse::Ok().json(MessageData::from(found)))
+    Ok(HttpResponse::Ok().json(MessageData::from(&found)))
 }
 
 /// `DELETE /frontend/messages/{id}`.
@@ -136,5 +101,5 @@ async fn cancel(
     let cancelled = state
         .db(move |conn, clock| message::cancel(conn, clock, &sender, &id))
         .await?;
-    Ok(HttpResponse::Ok().json(MessageData::from(cancelled)))
+    Ok(HttpResponse::Ok().json(MessageData::from(&cancelled)))
 }

@@ -102,10 +102,7 @@ async fn configuration(
             name: found.person_name,
             id: found.person_id,
         },
-        expire_date: found
-            .expires_at
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
+        expire_date: lanyard_core::wire::timestamp(found.expires_at),
         enroll_url: format!("{}/enroll", state.settings.device_api.url()),
         trust_chain: found.trust_chain,
         key_types: KEY_TYPES,

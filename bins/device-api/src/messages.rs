@@ -46,7 +46,7 @@ impl From<DeviceMessage> for MessageData {
     fn from(m: DeviceMessage) -> Self {
         Self {
             kind: m.kind.as_str(),
-            expiration_date: m.expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            expiration_date: lanyard_core::wire::timestamp(m.expires_at),
             status: m.status.as_str(),
             message_id: m.id,
             subject: m.subject,
@@ -58,7 +58,7 @@ impl From<DeviceMessage> for MessageData {
             external_identity: m.external_identity,
             enforce_secure_id: m.enforce_secure_id,
             attachment: m.attachment.map(|a| AttachmentData {
-                expiration_date: a.expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                expiration_date: lanyard_core::wire::timestamp(a.expires_at),
                 name: a.name,
                 url: a.url,
             }),

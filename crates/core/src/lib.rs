@@ -1,5 +1,5 @@
 //! Shared vocabulary of every Lanyard crate: identifiers (OIDs, typed ids, random codes), the
-//! [`Clock`], stable error codes, paging requests and secret wrappers.
+//! [`Clock`], stable error codes, paging requests, secret wrappers and the wire form of times.
 //!
 //! Nothing here touches a database or the network, so every other crate can depend on it.
 
@@ -11,6 +11,7 @@ pub mod id;
 pub mod oid;
 pub mod paging;
 pub mod secret;
+pub mod wire;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use email::Email;

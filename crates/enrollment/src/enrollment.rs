@@ -85,10 +85,7 @@ fn secret(link_key: &[u8], id: &str) -> Result<String> {
 
 fn url(links: Links<'_>, organization: &str, secret: &str, expires: DateTime<Utc>) -> String {
     // The date has only digits, '-', 'T', '.', 'Z' and ':'; ':' is the one to escape in a query.
-    let expire = expires
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-        .replace(':', "%3A");
+    let expire = lanyard_core::wire::timestamp(expires).replace(':', "%3A");
     format!(
         "{}/deviceConfig/{organization}/{secret}?expireDate={expire}",
         links.device_api.trim_end_matches('/')

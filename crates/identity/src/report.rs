@@ -54,7 +54,7 @@ pub fn users_csv(
                 user.email.as_deref().unwrap_or_default(),
                 user.phone_number.as_deref().unwrap_or_default(),
                 if user.disabled { "true" } else { "false" },
-                &user.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                &lanyard_core::wire::timestamp(user.created_at),
             ])?;
         }
         written += users.len() as u64;

@@ -23,18 +23,8 @@ pub const MAX_ATTEMPTS: i32 = 12;
 
 /// The JSON body of a callback: the message object.
 pub fn payload(message: &crate::message::Message) -> String {
-    let recipients: Vec<serde_json::Value> = message
-        .recipients
-        .iter()
-        .map(|r| serde_json::json!({"userId": r.user_id, "status": r.status.as_str()}))
-        .collect();
-    serde_json::json!({
-        "messageId": message.id,
-        "expirationDate": message.expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        "recipients": recipients,
-        "secureId": message.secure_id,
-    })
-    .to_string()
+    // A struct of strings, a timestamp and a list: serializing it cannot fail.
+    serde_json::to_string(&crate::message::MessageData::from(message)).unwrap_or_default()
 }
 
 /// Enqueues the callback of message `id` after a status change, in the caller's transaction;

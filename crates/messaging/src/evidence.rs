@@ -91,7 +91,7 @@ pub fn statement(
         "{STATEMENT_HEADER}\ntype: {}\nmessage: {message_id}\ncontent: {content_hash}\nrecipient: {recipient}\ndevice: {device_id}\ndecision: {}\ntime: {}",
         kind.as_str(),
         decision.as_str(),
-        time.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        lanyard_core::wire::timestamp(time)
     )
 }
 
@@ -413,7 +413,7 @@ pub fn submit(
     if now >= message.expires_at {
         return Err(MessagingError::Timeout(format!(
             "message {id} expired at {}",
-            message.expires_at.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            lanyard_core::wire::timestamp(message.expires_at)
         )));
     }
     // The signature: by exactly this device's key, its certificate chained to the platform root.
@@ -494,7 +494,7 @@ pub fn submit(
     }
     // The counter-signature: the device's evidence and the receive time, signed by the server.
     let (signer, key, signer_chain) = platform_pki::evidence_signer(conn, clock, master, crl_base)?;
-    let received = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let received = lanyard_core::wire::timestamp(now);
     let counter = format!(
         "{{\"evidence\":\"{}\",\"receivedAt\":\"{received}\",\"statement\":{}}}",
         lanyard_pki::base64_encode(cms).replace('\n', ""),

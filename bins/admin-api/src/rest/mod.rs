@@ -153,9 +153,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A timestamp as the API writes them: ISO 8601, UTC, milliseconds.
-pub(crate) fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+pub(crate) use lanyard_core::wire::timestamp as iso;
 
 /// Parses an OID given by the caller in `field`.
 pub(crate) fn parse_oid(field: &str, raw: &str) -> Result<Oid, ApiError> {

@@ -70,3 +70,47 @@ pub struct Message {
 pub(crate) fn naive(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc()
 }
+
+/// A recipient as the wire shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientData {
+    /// The alias the message was sent to.
+    pub user_id: String,
+    /// Its status (docs/messaging.md).
+    pub status: &'static str,
+}
+
+/// The message object of the PassBy[ME] messaging API (`/frontend/messages` answers) and of
+/// callbacks: one representation, so the two never differ.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageData {
+    /// The message id.
+    pub message_id: String,
+    /// When it expires.
+    #[serde(serialize_with = "lanyard_core::wire::serialize_timestamp")]
+    pub expiration_date: DateTime<Utc>,
+    /// Its recipients.
+    pub recipients: Vec<RecipientData>,
+    /// The code the phone shows, when there is one.
+    pub secure_id: Option<String>,
+}
+
+impl From<&Message> for MessageData {
+    fn from(m: &Message) -> Self {
+        Self {
+            message_id: m.id.clone(),
+            expiration_date: m.expires_at,
+            recipients: m
+                .recipients
+                .iter()
+                .map(|r| RecipientData {
+                    user_id: r.user_id.clone(),
+                    status: r.status.as_str(),
+                })
+                .collect(),
+            secure_id: m.secure_id.clone(),
+        }
+    }
+}

@@ -8,9 +8,7 @@ use lanyard_web::auth::ManagementCaller;
 use lanyard_web::{ApiError, AppState};
 use std::collections::BTreeMap;
 
-fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+use lanyard_core::wire::timestamp as iso;
 
 fn data(a: &Activity) -> serde_json::Value {
     let mut v = serde_json::json!({

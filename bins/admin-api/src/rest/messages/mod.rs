@@ -24,7 +24,7 @@ pub(crate) async fn list(
             serde_json::json!({
                 "evidenceId": e.id, "userId": e.user_id, "type": e.kind.as_str(),
                 "decision": e.decision.as_str(),
-                "receivedAt": e.received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                "receivedAt": lanyard_core::wire::timestamp(e.received_at),
             })
         })
         .collect();
