@@ -68,13 +68,12 @@ async fn send(
         req.callback_url.as_deref(),
     )?;
     let sender = sender(&caller);
-    let account = sender.account.clone();
     let sent = state
         .db(move |conn, clock| message::send(conn, clock, &sender, &new))
         .await?;
-    // Committed: wake the recipients' phones listening to this process at once, and the apps
-    // of those that registered for pushes.
-    lanyard_web::push::deliver(&state, account, &sent, false);
+    // Committed: wake the recipients' phones listening to this process at once (their apps'
+    // pushes went into the outbox with the message).
+    lanyard_web::push::wake_channels(&state, &sent);
     Ok(HttpResponse::Ok().json(MessageData::from(&sent)))
 }
 

@@ -368,3 +368,32 @@ pub fn forget_token(conn: &mut DbConnection, device_id: &str, token: &str) -> Re
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// The active phones of `person` (an end user or administrator id) with a push token: (device
+/// id, type, token) — what a wake-up is sent to.
+pub fn targets(
+    conn: &mut DbConnection,
+    person: &str,
+) -> Result<Vec<(String, crate::device::DeviceType, String)>> {
+    use lanyard_store::schema::devices;
+    let rows: Vec<(String, String, Option<String>)> = devices::table
+        .filter(
+            devices::end_user_id
+                .eq(person)
+                .or(devices::administrator_id.eq(person)),
+        )
+        .filter(devices::status.eq("active"))
+        .filter(devices::push_registration.is_not_null())
+        .select((
+            devices::id,
+            devices::device_type,
+            devices::push_registration,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, kind, token)| {
+            Some((id, crate::device::DeviceType::parse(&kind).ok()?, token?))
+        })
+        .collect())
+}

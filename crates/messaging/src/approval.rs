@@ -86,6 +86,13 @@ pub fn request(
             ))
             .execute(conn)?;
         lanyard_store::notify::notify(conn, lanyard_store::notify::WAKEUPS, &[admin.as_str()])?;
+        crate::push_outbox::enqueue(
+            conn,
+            clock,
+            &lanyard_core::id::AccountId::from_stored(account.clone()),
+            &id,
+            &[admin.as_str()],
+        )?;
         Ok(Approval {
             message_id: id.clone(),
             secure_id: secure_id.clone(),

@@ -9,6 +9,7 @@ mod error;
 pub mod evidence;
 pub mod history;
 pub mod message;
+pub mod push_outbox;
 pub mod status;
 
 pub use error::{MessagingError, Result};

@@ -912,6 +912,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Push wake-ups waiting to be sent (an outbox).
+    push_outbox (id) {
+        /// Id.
+        id -> Text,
+        /// The organization (whose push credentials are used).
+        account_id -> Text,
+        /// The message the phones are told of.
+        message_id -> Text,
+        /// The end user or administrator whose phones are woken.
+        person -> Text,
+        /// Failed attempts so far.
+        attempts -> Integer,
+        /// When it is due.
+        next_attempt_at -> Timestamp,
+        /// The lease of the worker sending it.
+        lease_token -> Nullable<Text>,
+        /// Until when that lease holds.
+        leased_until -> Nullable<Timestamp>,
+        /// Enqueue time.
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(aliases -> end_users (end_user_id));
 diesel::table! {
     /// Push gateway credentials of an organization's app.
@@ -979,4 +1003,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrollments,
     devices,
     push_credentials,
+    push_outbox,
 );

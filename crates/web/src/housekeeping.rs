@@ -41,10 +41,11 @@ pub fn spawn(state: AppState) {
     });
 }
 
-/// Starts the messaging loops only — expiry and callbacks (auth-api runs them too, beside
-/// admin-api).
+/// Starts the messaging loops only — expiry, callbacks and push wake-ups (auth-api runs them
+/// too, beside admin-api).
 pub fn spawn_messaging(state: AppState) {
     crate::callback_sender::spawn(state.clone());
+    crate::push::spawn(state.clone());
     spawn_expiry(state);
 }
 

@@ -4,15 +4,17 @@
 //! subject or body, which the phone fetches over its own mutual TLS — so nothing a person reads
 //! passes through Google or Apple.
 //!
+//! Wake-ups go through an outbox (`lanyard_messaging::push_outbox`): written in the message's
+//! transaction, sent by [`deliver_due`] rounds on any instance, so a crash after the commit loses
+//! no push.
+//!
 //! The real endpoints cannot be reached from the test machine; the tests run these clients
 //! against local fakes (over TLS, HTTP/2 for APNs) that check every part of the request.
 
-use crate::AppState;
-use diesel::prelude::*;
-use lanyard_core::id::AccountId;
+use crate::{ApiError, AppState};
 use lanyard_enrollment::device::DeviceType;
 use lanyard_enrollment::push::{Apns, Credentials, Fcm};
-use lanyard_store::schema::devices;
+use lanyard_messaging::push_outbox::Outcome;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use std::collections::HashMap;
@@ -358,129 +360,117 @@ impl Gateways {
     }
 }
 
-/// The phones of `people` (end user or administrator ids) with a push token: (device id, type,
-/// token).
-fn push_targets(
-    conn: &mut lanyard_store::DbConnection,
-    people: &[String],
-) -> Result<Vec<(String, DeviceType, String)>, diesel::result::Error> {
-    let rows: Vec<(String, String, Option<String>)> = devices::table
-        .filter(
-            devices::end_user_id
-                .eq_any(people)
-                .or(devices::administrator_id.eq_any(people)),
-        )
-        .filter(devices::status.eq("active"))
-        .filter(devices::push_registration.is_not_null())
-        .select((
-            devices::id,
-            devices::device_type,
-            devices::push_registration,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, kind, token)| Some((id, DeviceType::parse(&kind).ok()?, token?)))
-        .collect())
-}
+/// Wake-ups claimed per round.
+const BATCH: i64 = 50;
+/// How often the push outbox is looked at.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-thread_local! {
-    /// The gateways of this worker thread (an HTTP client belongs to one thread).
-    static GATEWAYS: std::cell::OnceCell<Option<std::rc::Rc<Gateways>>> = const { std::cell::OnceCell::new() };
-}
-
-/// After message `sent` of `account` is committed: wakes its pending recipients' phones that
-/// listen to this process at once, and, unless the message is `unlisted` (never announced),
-/// those that registered for pushes.
-pub fn deliver(
-    state: &AppState,
-    account: AccountId,
-    sent: &lanyard_messaging::message::Message,
-    unlisted: bool,
-) {
-    let mut people = Vec::new();
+/// After message `sent` is committed: wakes, in this process, the real-time channels of its
+/// pending recipients at once. Only a shortcut: other processes hear of it through the database
+/// (`lanyard_store::notify`, or their next poll), and the apps' pushes went into the outbox with
+/// the message ([`deliver_due`] sends them).
+pub fn wake_channels(state: &AppState, sent: &lanyard_messaging::message::Message) {
     for r in &sent.recipients {
         if let (lanyard_messaging::status::RecipientStatus::Pending, Some(user)) =
             (r.status, &r.end_user_id)
         {
             state.wakeups.wake(user);
-            people.push(user.clone());
         }
     }
-    if !unlisted {
-        wake_phones(state, account, people, sent.id.clone());
-    }
 }
 
-/// After an approval for administrator `admin` of `account` was asked (message `message_id`):
-/// wakes their phones' channels in this process at once, and their apps by push.
-pub fn wake_administrator(state: &AppState, account: AccountId, admin: &str, message_id: String) {
+/// After an approval for administrator `admin` was asked: wakes their phones' channels in this
+/// process at once (their apps' pushes are in the outbox).
+pub fn wake_administrator(state: &AppState, admin: &str) {
     state.wakeups.wake(admin);
-    wake_phones(state, account, vec![admin.to_owned()], message_id);
 }
 
-/// After a message was committed: wakes the apps on the phones of `people` of `account` that
-/// registered a push token, in the background (failures are logged, never the token; the
-/// real-time channel and the app's own polling still deliver).
-pub fn wake_phones(state: &AppState, account: AccountId, people: Vec<String>, message_id: String) {
-    if people.is_empty() {
-        return;
-    }
-    let Some(gateways) = GATEWAYS.with(|g| {
-        g.get_or_init(|| {
-            let endpoints = Endpoints {
-                fcm: state.settings.push.fcm_url.clone(),
-                fcm_token: state.settings.push.fcm_token_url.clone(),
-                apns: state.settings.push.apns_url.clone(),
-            };
-            match Gateways::connect(endpoints, Some(&state.settings.push.ca_file)) {
-                Ok(g) => Some(std::rc::Rc::new(g)),
-                Err(err) => {
-                    tracing::error!(error = %err, "push gateways unavailable");
-                    None
-                }
-            }
-        })
-        .clone()
-    }) else {
-        return;
+/// The gateways of the settings' endpoints.
+pub fn gateways_of(state: &AppState) -> Result<Gateways, PushError> {
+    let endpoints = Endpoints {
+        fcm: state.settings.push.fcm_url.clone(),
+        fcm_token: state.settings.push.fcm_token_url.clone(),
+        apns: state.settings.push.apns_url.clone(),
     };
-    let state = state.clone();
-    actix_web::rt::spawn(async move {
-        let master = state.master_key.clone();
+    Gateways::connect(endpoints, Some(&state.settings.push.ca_file))
+}
+
+/// One round of the push outbox: claims the due wake-ups, pushes each to its person's phones
+/// that registered a token, and records the outcome — done, or retried with backoff when a
+/// gateway could not be reached. A token the gateway no longer knows is forgotten. Returns how
+/// many wake-ups were done. Failures are logged, never the token.
+pub async fn deliver_due(state: &AppState, gateways: &Gateways) -> Result<usize, ApiError> {
+    let due = state
+        .db(|conn, clock| lanyard_messaging::push_outbox::claim(conn, clock, BATCH))
+        .await?;
+    let mut done = 0;
+    for item in due {
+        let (master, account, person) = (
+            state.master_key.clone(),
+            item.account.clone(),
+            item.person.clone(),
+        );
         let found = state
             .db(move |conn, _| {
-                let targets =
-                    push_targets(conn, &people).map_err(lanyard_identity::IdentityError::from)?;
+                let targets = lanyard_enrollment::push::targets(conn, &person)?;
                 if targets.is_empty() {
                     return Ok((targets, Credentials::default()));
                 }
                 let credentials = lanyard_enrollment::push::credentials(conn, &master, &account)?;
                 Ok::<_, lanyard_enrollment::EnrollmentError>((targets, credentials))
             })
-            .await;
-        let (targets, credentials) = match found {
-            Ok(found) => found,
-            Err(err) => {
-                tracing::warn!(error = %err, "push targets could not be read");
-                return;
-            }
-        };
+            .await?;
+        let (targets, credentials) = found;
+        let mut outcome = Outcome::Done;
         for (device, kind, token) in targets {
-            match gateways.push(&credentials, kind, &token, &message_id).await {
+            match gateways
+                .push(&credentials, kind, &token, &item.message_id)
+                .await
+            {
                 Ok(Pushed::Sent | Pushed::NotConfigured) => {}
                 Ok(Pushed::Unregistered) => {
                     tracing::info!(device = %device, "push token no longer valid: forgotten");
-                    let forgotten = state
+                    state
                         .db(move |conn, _| {
                             lanyard_enrollment::push::forget_token(conn, &device, &token)
                         })
-                        .await;
-                    if let Err(err) = forgotten {
-                        tracing::warn!(error = %err, "an invalid push token could not be forgotten");
-                    }
+                        .await?;
+                }
+                Err(err @ PushError::Unreachable { .. }) => {
+                    tracing::warn!(device = %device, error = %err, "push gateway unreachable; will retry");
+                    outcome = Outcome::Retry;
                 }
                 Err(err) => tracing::warn!(device = %device, error = %err, "push failed"),
+            }
+        }
+        let gone = state
+            .db(move |conn, clock| {
+                lanyard_messaging::push_outbox::record(conn, clock, &item, outcome)
+            })
+            .await?;
+        if gone && outcome == Outcome::Done {
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+/// Starts the push outbox's sender on the current actix runtime (safe on any number of
+/// instances: rows are claimed under leases).
+pub fn spawn(state: AppState) {
+    actix_web::rt::spawn(async move {
+        let gateways = match gateways_of(&state) {
+            Ok(g) => g,
+            Err(err) => {
+                tracing::error!(error = %err, "push gateways unavailable");
+                return;
+            }
+        };
+        let mut ticks = actix_web::rt::time::interval(POLL_INTERVAL);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = deliver_due(&state, &gateways).await {
+                tracing::warn!(error = %err, "push round failed");
             }
         }
     });

@@ -403,12 +403,7 @@ pub(crate) async fn act(
     .await?;
     match outcome {
         Ok(Some(approval)) => {
-            lanyard_web::push::wake_administrator(
-                &state,
-                console.admin.account.clone(),
-                console.admin.id.as_str(),
-                approval.clone(),
-            );
+            lanyard_web::push::wake_administrator(&state, console.admin.id.as_str());
             Ok(redirect(&format!("/console/approvals/{approval}")))
         }
         Ok(None) => Ok(redirect(&back)),

@@ -206,8 +206,8 @@ enum Step {
         secure_id: String,
         expires: String,
         csrf: String,
-        /// Just asked: (administrator, account, message) to wake the phones of.
-        wake: Option<(String, lanyard_core::id::AccountId, String)>,
+        /// Just asked: the administrator whose phones' channels to wake.
+        wake: Option<String>,
     },
     /// No phone: the e-mailed code is needed.
     Code { csrf: String },
@@ -325,11 +325,7 @@ fn step(
             secure_id: asked.secure_id.clone(),
             expires: when(asked.expires_at),
             csrf,
-            wake: Some((
-                admin.id.to_string(),
-                admin.account.clone(),
-                asked.message_id,
-            )),
+            wake: Some(admin.id.to_string()),
         });
     }
     if session.stage == Stage::Password {
@@ -414,8 +410,8 @@ async fn phone_page(
             csrf,
             wake,
         } => {
-            if let Some((admin, account, message)) = wake {
-                lanyard_web::push::wake_administrator(state, account, &admin, message);
+            if let Some(admin) = wake {
+                lanyard_web::push::wake_administrator(state, &admin);
             }
             (
                 "Approve on your phone",

@@ -281,8 +281,8 @@ pub(crate) async fn send(
         })
         .await?;
     let refusal = match outcome {
-        Ok((sent, unlisted)) => {
-            lanyard_web::push::deliver(&state, console.admin.account.clone(), &sent, unlisted);
+        Ok((sent, _unlisted)) => {
+            lanyard_web::push::wake_channels(&state, &sent);
             return Ok(redirect(&format!("/console/messages/{}?sent=1", sent.id)));
         }
         Err(err) => err,

@@ -146,7 +146,6 @@ pub(crate) async fn reset(
                 admin::finish_password_reset(conn, clock, &reset)?;
                 return Ok(None);
             }
-            let account = admin::get(conn, &reset.administrator)?.account;
             let asked = approval::ask(
                 conn,
                 clock,
@@ -157,7 +156,7 @@ pub(crate) async fn reset(
                 seconds,
             )
             .map_err(identity_error)?;
-            Ok(Some((asked.message_id, reset.administrator, account)))
+            Ok(Some((asked.message_id, reset.administrator)))
         })
         .await?
     } else {
@@ -170,13 +169,8 @@ pub(crate) async fn reset(
         ))
     };
     match outcome {
-        Ok(Some((approval, administrator, account))) => {
-            lanyard_web::push::wake_administrator(
-                &state,
-                account,
-                administrator.as_str(),
-                approval.clone(),
-            );
+        Ok(Some((approval, administrator))) => {
+            lanyard_web::push::wake_administrator(&state, administrator.as_str());
             Ok(super::redirect(&format!(
                 "/console/reset-password/phone?approval={approval}"
             )))

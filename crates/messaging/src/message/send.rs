@@ -239,6 +239,11 @@ pub(super) fn insert(
             .map(|(_, user, _)| user.as_str())
             .collect();
         lanyard_store::notify::notify(conn, lanyard_store::notify::WAKEUPS, &waiting)?;
+        // Their apps are woken by push, through the outbox (an unlisted message is never
+        // announced).
+        if !extras.unlisted {
+            crate::push_outbox::enqueue(conn, clock, &sender.account, &id, &waiting)?;
+        }
         Ok(Message {
             id: id.clone(),
             kind: message.kind,

@@ -357,8 +357,10 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
                 ("apns".to_owned(), "a1b2c3d4".to_owned(), "msg4".to_owned()),
             ]
         );
-        // The whole path after a send (`wake_phones`): the phones of the people with a token are
-        // pushed in the background; a token the gateway no longer knows is forgotten, so it is
+        // The whole path after a send, through the outbox (issue 14 item 4): the message's
+        // wake-ups are written in its own transaction; a sender round — here in a "restarted"
+        // process, as if the one that sent had died right after the commit — pushes the phones of
+        // the people with a token; a token the gateway no longer knows is forgotten, so it is
         // not pushed to again; a phone that replaced its token meanwhile keeps the new one.
         let mut settings = lanyard_web::config::Settings::load_from(None, Vec::new()).expect("settings");
         settings.push.fcm_url = base.clone();
@@ -396,14 +398,35 @@ fn push_reaches_the_gateways_as_they_require(db: &TestDb) {
             use lanyard_store::schema::devices;
             devices::table.find(id).select(devices::push_registration).first(&mut db.conn()).expect("device")
         };
-        lanyard_web::push::wake_phones(&state, org.clone(), vec![zoe.id.to_string()], "msg8".into());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while token_of("zoe-iphone").is_some()
-            || !accepted.lock().expect("lock").iter().any(|(_, t, m)| t == "fcm-token-3" && m == "msg8")
-        {
-            assert!(std::time::Instant::now() < deadline, "the background push did not happen");
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let bank = lanyard_identity::application::create(&mut db.conn(), &clock, &actor, &org, "Bank")
+            .expect("application");
+        let sent = lanyard_messaging::message::send(
+            &mut db.conn(),
+            &clock,
+            &lanyard_messaging::message::Sender { account: org.clone(), application_id: bank.id },
+            &lanyard_messaging::message::NewMessage::parse(vec!["zoe".into()], Some("s"), Some("b"), 300, "message", None)
+                .expect("valid"),
+        )
+        .expect("sent");
+        let queued = || -> i64 {
+            use diesel::prelude::*;
+            lanyard_store::schema::push_outbox::table.count().get_result(&mut db.conn()).expect("count")
+        };
+        assert_eq!(queued(), 1, "the wake-up was committed with the message");
+        assert!(
+            !accepted.lock().expect("lock").iter().any(|(_, _, m)| m == &sent.id),
+            "nothing was pushed before the crash"
+        );
+        let restarted = lanyard_web::push::gateways_of(&state).expect("gateways");
+        let done = lanyard_web::push::deliver_due(&state, &restarted).await.expect("round");
+        assert_eq!(done, 1);
+        assert_eq!(queued(), 0, "sent once, then gone");
+        assert!(
+            accepted.lock().expect("lock").iter().any(|(_, t, m)| t == "fcm-token-3" && m == &sent.id),
+            "{:?}",
+            accepted.lock().expect("lock")
+        );
+        assert_eq!(token_of("zoe-iphone"), None, "the token the gateway no longer knows is forgotten");
         assert_eq!(token_of("zoe-android").as_deref(), Some("fcm-token-3"));
         assert!(
             !push::forget_token(&mut db.conn(), "zoe-android", "an-older-token").expect("forget"),
