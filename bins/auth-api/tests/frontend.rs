@@ -530,21 +530,42 @@ async fn callbacks_never_reach_internal_addresses(backend: Backend) {
             .expect("due again");
     }
     let round = lanyard_web::callback_sender::deliver_due(app.state(), &allowed);
-    let accept = async {
-        receiver.set_nonblocking(false).expect("blocking");
-        let (mut stream, _) = actix_web::rt::task::spawn_blocking(move || receiver.accept())
+    // The receiver answers on this runtime without blocking it (the POST runs on it too); a
+    // minute is the bound of a failure, never a pause.
+    let listener = tokio::net::TcpListener::from_std(receiver).expect("listener");
+    let receive = async move {
+        let limit = std::time::Duration::from_secs(60);
+        let (stream, _) = tokio::time::timeout(limit, listener.accept())
             .await
-            .expect("join")
-            .expect("a connection");
-        use std::io::{Read, Write};
-        let mut buf = [0u8; 4096];
-        let n = stream.read(&mut buf).expect("read");
-        stream
-            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-            .expect("answer");
+            .expect("a connection within a minute")
+            .expect("accept");
+        // One request is all this receiver takes: later connections are refused.
+        drop(listener);
+        let mut buf = vec![0u8; 4096];
+        let n = loop {
+            tokio::time::timeout(limit, stream.readable())
+                .await
+                .expect("a request within a minute")
+                .expect("readable");
+            match stream.try_read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        };
+        let answer = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+        let mut written = 0;
+        while written < answer.len() {
+            stream.writable().await.expect("writable");
+            match stream.try_write(&answer[written..]) {
+                Ok(w) => written += w,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
-    let (round, request) = tokio::join!(round, accept);
+    let (round, request) = tokio::join!(round, receive);
     round.expect("round");
     assert!(request.starts_with("POST /hook"), "{request}");
 }

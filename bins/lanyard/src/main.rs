@@ -412,8 +412,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (state, _) = startup::prepare(settings)?;
             let new = lanyard_pki::MasterKey::generate()?;
             write_private(&new_key_file, format!("{}\n", new.to_text()).as_bytes())?;
-            let count =
-                platform_pki::rotate_master_key(&mut *state.pool.get()?, &state.master_key, &new)?;
+            let count = rotate_master_key(&mut *state.pool.get()?, &state.master_key, &new)?;
             println!("{}", new.id());
             eprintln!(
                 "{count} secrets re-sealed under master key {} ({}); point pki.master_key_file at it and restart every service",
@@ -572,6 +571,22 @@ fn up(settings: Settings) -> anyhow::Result<()> {
 /// The operator at the command line, acting on `account` (recorded as such in its history).
 fn operator(account: &lanyard_core::id::AccountId) -> lanyard_identity::rights::Actor {
     lanyard_identity::rights::Actor::operator(account.clone(), "Operator (lanyard command line)")
+}
+
+/// Re-seals every sealed secret from `old` to `new` in one transaction: identity's (CA keys,
+/// generated client keys, PFX passwords, link and evidence keys) and enrollment's (push
+/// credentials). Orchestrated here, above both crates, so neither touches the other's tables.
+fn rotate_master_key(
+    conn: &mut lanyard_store::DbConnection,
+    old: &lanyard_pki::MasterKey,
+    new: &lanyard_pki::MasterKey,
+) -> anyhow::Result<usize> {
+    Ok(lanyard_store::write_transaction(conn, |conn| {
+        let identity = platform_pki::rotate_master_key(conn, old, new)?;
+        let push = lanyard_enrollment::push::reseal(conn, old, new)
+            .map_err(lanyard_enrollment::EnrollmentError::into_identity)?;
+        Ok::<_, lanyard_identity::IdentityError>(identity + push)
+    })?)
 }
 
 /// Writes a file only its owner can read (private keys, master keys); refuses to overwrite.

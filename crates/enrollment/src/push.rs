@@ -397,3 +397,26 @@ pub fn targets(
         })
         .collect())
 }
+
+/// Re-seals every organization's push credentials from master key `old` to `new` (master-key
+/// rotation; the caller holds the transaction that re-seals the rest). Returns how many were
+/// re-sealed.
+pub fn reseal(conn: &mut DbConnection, old: &MasterKey, new: &MasterKey) -> Result<usize> {
+    write_transaction(conn, |conn| {
+        let rows: Vec<(String, String, String)> = push_credentials::table
+            .select((
+                push_credentials::account_id,
+                push_credentials::platform,
+                push_credentials::key_sealed,
+            ))
+            .load(conn)?;
+        for (account, platform, sealed) in &rows {
+            let ctx = context(&AccountId::from_stored(account.clone()), platform);
+            let plain = old.open(&ctx, sealed)?;
+            diesel::update(push_credentials::table.find((account, platform)))
+                .set(push_credentials::key_sealed.eq(new.seal(&ctx, &plain)?))
+                .execute(conn)?;
+        }
+        Ok(rows.len())
+    })
+}

@@ -524,8 +524,10 @@ fn openssl_rand(buf: &mut [u8]) -> Result<()> {
     lanyard_pki::random_bytes(buf).map_err(IdentityError::from)
 }
 
-/// Re-seals every sealed secret (CA keys, generated client keys, PFX passwords) from `old` to
-/// `new`, in one transaction. Returns how many values were re-sealed.
+/// Re-seals identity's sealed secrets (the link and evidence keys, CA keys, generated client keys,
+/// PFX passwords) from `old` to `new`, in one transaction (a savepoint in the caller's). Returns
+/// how many values were re-sealed. The whole rotation — enrollment's push credentials too — is
+/// orchestrated above identity and enrollment (`lanyard pki rotate-master-key`).
 pub fn rotate_master_key(
     conn: &mut DbConnection,
     old: &MasterKey,
@@ -578,19 +580,6 @@ pub fn rotate_master_key(
                     certificates::pfx_password_sealed.eq(password),
                 ))
                 .execute(conn)?;
-        }
-        // Push gateway keys (lanyard-enrollment's `push`, context push:<account>:<platform>).
-        use lanyard_store::schema::push_credentials as push;
-        let rows: Vec<(String, String, String)> = push::table
-            .select((push::account_id, push::platform, push::key_sealed))
-            .load(conn)?;
-        for (account, platform, sealed) in rows {
-            let ctx = format!("push:{account}:{platform}");
-            let plain = old.open(&ctx, &sealed)?;
-            diesel::update(push::table.find((&account, &platform)))
-                .set(push::key_sealed.eq(new.seal(&ctx, &plain)?))
-                .execute(conn)?;
-            count += 1;
         }
         Ok(count)
     })

@@ -539,7 +539,38 @@ fn inactive_devices_are_removed_after_the_accounts_limit(db: &TestDb) {
     );
 }
 
+/// Master-key rotation re-seals the organizations' push credentials (enrollment's own table;
+/// `lanyard pki rotate-master-key` runs this beside identity's re-sealing, in one transaction).
+fn push_credentials_are_resealed_under_a_new_master_key(db: &TestDb) {
+    let w = world(db);
+    let key = generate_key(KeySpec::Rsa2048).expect("rsa");
+    let pem = String::from_utf8(key.private_key_to_pem_pkcs8().expect("pem")).expect("utf-8");
+    let account = serde_json::json!({"type": "service_account", "project_id": "acme-app",
+        "private_key": pem, "client_email": "push@acme-app.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token"});
+    lanyard_enrollment::push::set_fcm(
+        &mut db.conn(),
+        &w.clock,
+        &w.master,
+        &w.actor,
+        &w.org,
+        &account.to_string(),
+    )
+    .expect("fcm");
+    let next = MasterKey::generate().expect("key");
+    assert_eq!(
+        lanyard_enrollment::push::reseal(&mut db.conn(), &w.master, &next).expect("reseal"),
+        1
+    );
+    // (The old key first: opened keys are remembered by their sealed bytes.)
+    assert!(lanyard_enrollment::push::credentials(&mut db.conn(), &w.master, &w.org).is_err());
+    let opened = lanyard_enrollment::push::credentials(&mut db.conn(), &next, &w.org)
+        .expect("opens with the new key");
+    assert!(opened.fcm.is_some());
+}
+
 both_backends!(
+    push_credentials_are_resealed_under_a_new_master_key,
     inactive_devices_are_removed_after_the_accounts_limit,
     a_resent_code_replaces_the_old_one,
     old_apps_are_refused_at_enrollment_and_on_every_call,
