@@ -191,6 +191,37 @@ fn generated_keys_download_as_pfx_and_pem(db: &TestDb) {
     }
 }
 
+/// The generated private key is handed out once, also to concurrent downloads by its maker:
+/// exactly one gets it (a conditional update erases it), the others are refused.
+fn a_generated_key_is_taken_once_under_concurrent_downloads(db: &TestDb) {
+    let w = world(db);
+    let issued = management_key(db, &w, KeySource::Generate);
+    let serial = issued.certificate.serial.clone();
+    let pool = db.pool().clone();
+    let results: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, serial, w) = (pool.clone(), serial.clone(), &w);
+                scope.spawn(move || {
+                    let mut conn = pool.get().expect("connection");
+                    match access_key::download_pfx(
+                        &mut conn, &w.clock, &w.master, &w.a, &w.org_a, &serial,
+                    ) {
+                        Ok(_) => true,
+                        Err(IdentityError::NotAllowed(_)) => false,
+                        Err(other) => panic!("unexpected: {other:?}"),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+}
+
 fn a_request_keeps_its_key_and_bad_requests_are_refused(db: &TestDb) {
     let w = world(db);
     let own = lanyard_pki::generate_key(lanyard_pki::KeySpec::EcP256).expect("key");
@@ -671,6 +702,7 @@ both_backends!(
     maintenance_states_texts_and_scope,
     ca_keys_are_sealed_and_keys_work,
     generated_keys_download_as_pfx_and_pem,
+    a_generated_key_is_taken_once_under_concurrent_downloads,
     a_request_keeps_its_key_and_bad_requests_are_refused,
     revocation_is_immediate_and_listed_in_the_crl,
     rotation_keeps_existing_certificates_working,
