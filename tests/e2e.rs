@@ -149,6 +149,22 @@ impl Drop for Running {
 }
 
 impl Installation {
+    /// The organization "Acme" (through the CLI, as an operator makes it) with an API token:
+    /// its OID, the token, and the `Authorization` header that carries it.
+    fn acme(&self) -> (String, String, String) {
+        let org = self.run(&[
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--email",
+            "it@acme.example",
+        ]);
+        let token = self.run(&["api-token", "create", "--account", &org]);
+        let auth = format!("Authorization: Bearer {token}");
+        (org, token, auth)
+    }
+
     /// The platform CA certificate `lanyard up` wrote.
     fn ca(&self) -> String {
         self.dir.path().join("data/ca.pem").display().to_string()
@@ -418,16 +434,7 @@ fn secrets_in_paths_never_reach_the_log(backend: Backend) {
     let log = std::fs::File::create(&log_path).expect("log file");
     let running = install.up_with_log(Stdio::from(log));
     let admin = running.urls[0].clone();
-    let org = install.run(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--email",
-        "it@acme.example",
-    ]);
-    let token = install.run(&["api-token", "create", "--account", &org]);
-    let auth = format!("Authorization: Bearer {token}");
+    let (_, token, auth) = install.acme();
     let oid = install.create_user(&admin, &auth, "hana", "Hana");
     let (status, created) = install.curl(
         "POST",
@@ -825,16 +832,7 @@ fn a_phone_enrolls_and_calls_with_its_certificate(backend: Backend) {
     };
     let running = install.up();
     let (admin, device) = (running.urls[0].clone(), running.urls[2].clone());
-    let org = install.run(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--email",
-        "it@acme.example",
-    ]);
-    let token = install.run(&["api-token", "create", "--account", &org]);
-    let auth = format!("Authorization: Bearer {token}");
+    let (_, _, auth) = install.acme();
     let oid = install.create_user(&admin, &auth, "hana", "Hana");
     let enrollments = format!("{admin}/rest/users/{oid}/enrollments");
     // The phone: open the link, make a key and a request, enroll. Returns the enrollment answer
@@ -1141,16 +1139,7 @@ fn a_sheet_enrolls_lanyard_device_and_the_letter_deactivates_it(backend: Backend
     }
     let running = install.up();
     let (admin, device) = (running.urls[0].clone(), running.urls[2].clone());
-    let org = install.run(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--email",
-        "it@acme.example",
-    ]);
-    let token = install.run(&["api-token", "create", "--account", &org]);
-    let auth = format!("Authorization: Bearer {token}");
+    let (org, _, auth) = install.acme();
     let create_user =
         |alias: &str| -> String { install.create_user(&admin, &auth, alias, "Hana Nováková") };
     // An enrollment and its sheet, downloaded as an administrator's script would.
@@ -1528,16 +1517,7 @@ fn a_message_crosses_processes(backend: Backend) {
     };
     let running = install.up();
     let admin = running.urls[0].clone();
-    let org = install.run(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--email",
-        "it@acme.example",
-    ]);
-    let token = install.run(&["api-token", "create", "--account", &org]);
-    let auth = format!("Authorization: Bearer {token}");
+    let (org, _, auth) = install.acme();
     let oid = install.create_user(&admin, &auth, "pia", "Pia");
     let (_, created) = install.curl(
         "POST",

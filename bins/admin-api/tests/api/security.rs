@@ -637,33 +637,25 @@ async fn only_the_administrator_or_a_full_one_enrolls_its_phone(backend: Backend
             .get_result(&mut app.db.conn())
             .expect("count")
     };
-    let (status, body, _) = console(
-        &app,
-        &w.helpdesk.session,
-        &format!("/console/administrators/{}/enroll", w.boss.id.as_str()),
-        Some(&[]),
-    )
-    .await;
+    // `who` asks for an enrollment of administrator `target`'s phone.
+    let enroll = |who: &Who, target: &AdministratorId| {
+        let path = format!("/console/administrators/{}/enroll", target.as_str());
+        let session = Session {
+            token: who.session.token.clone(),
+            csrf: who.session.csrf.clone(),
+        };
+        let app = &app;
+        async move { console(app, &session, &path, Some(&[])).await }
+    };
+    let (status, body, _) = enroll(&w.helpdesk, &w.boss.id).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(count(&w.boss.id), 0);
     // Its own phone, the helpdesk may enroll.
-    let (status, _, _) = console(
-        &app,
-        &w.helpdesk.session,
-        &format!("/console/administrators/{}/enroll", w.helpdesk.id.as_str()),
-        Some(&[]),
-    )
-    .await;
+    let (status, _, _) = enroll(&w.helpdesk, &w.helpdesk.id).await;
     assert_eq!(status, StatusCode::OK, "back on its own page");
     assert_eq!(count(&w.helpdesk.id), 1);
     // A full administrator may, and the administrator hears of it.
-    let (status, body, _) = console(
-        &app,
-        &w.boss.session,
-        &format!("/console/administrators/{}/enroll", w.deputy.id.as_str()),
-        Some(&[]),
-    )
-    .await;
+    let (status, body, _) = enroll(&w.boss, &w.deputy.id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(count(&w.deputy.id), 1);
     let mail = lanyard_mail::recent_to(&mut app.db.conn(), "deputy@acme.example", 1).expect("mail");
